@@ -1,0 +1,175 @@
+"""imagegen settings: one pydantic-settings model, documented in imagegen.default.toml.
+
+Precedence, lowest first: built-in defaults < TOML file < environment ``IMAGEGEN_*``
+(nested keys joined with ``__``, e.g. ``IMAGEGEN_IMAGE__MODEL``) < CLI flags.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_STYLE_PREFIX = (
+    "Educational explainer video still, clean modern flat illustration, "
+    "high contrast, no text, 16:9 composition. "
+)
+
+_SIZE_RE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")
+_COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class _Section(BaseModel):
+    # Typos in a config file must be errors, not silently ignored defaults.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ImageModel(_Section):
+    """One image model of the fallback chain."""
+
+    provider: Literal["openai", "offline"] = "openai"
+    model: str = "gpt-image-1.5"
+    size: str = "1536x1024"
+    quality: str = "medium"
+    style: Literal["vivid", "natural"] | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _size_form(cls, v: str) -> str:
+        if not _SIZE_RE.match(v):
+            raise ValueError("size must be 'WIDTHxHEIGHT' (e.g. '1536x1024') or 'auto'")
+        return v
+
+
+class ImageSettings(_Section):
+    provider: Literal["auto", "offline", "openai"] = Field(
+        "auto", description="auto: openai when an OpenAI key is present, else offline"
+    )
+    model: str = "gpt-image-1.5"
+    size: str = "1536x1024"
+    quality: str = "medium"
+    style: Literal["vivid", "natural"] | None = None
+    fallback: list[ImageModel] = Field(default_factory=list)
+    seed: int = 0
+    concurrency: int = Field(3, ge=1, le=32)
+
+    @field_validator("size")
+    @classmethod
+    def _size_form(cls, v: str) -> str:
+        return ImageModel._size_form(v)
+
+
+class FrameSettings(_Section):
+    """The frame the downstream render needs; every written image has this size."""
+
+    width: int = Field(1920, ge=64, le=7680)
+    height: int = Field(1080, ge=64, le=4320)
+
+
+class PromptSettings(_Section):
+    writer: Literal["auto", "template", "anthropic", "openai"] = "auto"
+    template: Path | None = Field(None, description="imagegen.md; None = the built-in one")
+    model: str | None = Field(None, description="overrides the template's front-matter model")
+    style_prefix: str = DEFAULT_STYLE_PREFIX
+    narration_chars: int = Field(600, ge=0, le=20000)
+
+
+class BrandSettings(_Section):
+    title_card_color: str = "#F7931A"
+    talking_head_color: str = "#8A8A8A"
+    font_path: str | None = None
+
+    @field_validator("title_card_color", "talking_head_color")
+    @classmethod
+    def _color_form(cls, v: str) -> str:
+        if not _COLOR_RE.match(v):
+            raise ValueError("colour must be '#RRGGBB', e.g. '#F7931A'")
+        return v
+
+
+class OpenAISettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    organization: str | None = None
+    timeout_seconds: float = Field(120.0, gt=0, le=3600)
+
+
+class AnthropicSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout_seconds: float = Field(60.0, gt=0, le=3600)
+
+
+class RetrySettings(_Section):
+    attempts: int = Field(3, ge=1, le=20, description="total attempts per call, first included")
+    initial_backoff_seconds: float = Field(0.5, ge=0, le=60)
+    max_backoff_seconds: float = Field(8.0, ge=0, le=600)
+    max_retry_after_seconds: float = Field(120.0, ge=0, le=3600)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IMAGEGEN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    outputs_dir: Path = Path("data/outputs")
+    max_episode_cost_usd: float = Field(5.0, ge=0)
+    max_input_bytes: int = Field(5_000_000, ge=1024, le=1_000_000_000)
+    lock_timeout_seconds: float | None = Field(
+        None, ge=0, description="how long a run waits for the episode lock; None = forever"
+    )
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    frame: FrameSettings = Field(default_factory=FrameSettings)
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    brand: BrandSettings = Field(default_factory=BrandSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    prices: dict[str, float] = Field(
+        default_factory=dict,
+        description="price overrides in USD, keys as in handlers/pricing.py",
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Settings:
+        if self.retry.max_backoff_seconds < self.retry.initial_backoff_seconds:
+            raise ValueError("retry.max_backoff_seconds must be >= retry.initial_backoff_seconds")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: CLI flags (init) > environment > the TOML file (see loader.py).
+        return (init_settings, env_settings, _TomlDictSource(settings_cls))
+
+
+class _TomlDictSource(PydanticBaseSettingsSource):
+    """Serves the already-parsed TOML table the loader put in ``_toml_data``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return toml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(toml_data.get())
+
+
+# Set by loader.load_settings around the Settings() call; a ContextVar keeps
+# concurrent loads (SIGHUP reload vs. a CLI call in tests) apart.
+toml_data: ContextVar[dict[str, Any]] = ContextVar("toml_data", default={})  # noqa: B039

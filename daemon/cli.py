@@ -1,0 +1,169 @@
+"""The `imagegen` command: run, validate, config (and, later, daemon)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from config import ConfigError, Settings, config_path, load_settings, secret_source
+from daemon.logging import configure_logging
+from handlers.chapters import load_chapters
+from handlers.errors import ImagegenError
+from handlers.imagegen import RunRequest, RunResult, run
+from handlers.plan import route_of
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BLOCKED = 3
+EXIT_BUSY = 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format, verbose=args.verbose)
+    try:
+        settings = load_settings(args.config, overrides=_overrides(args))
+    except ConfigError as e:
+        print(f"imagegen: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML file (else $IMAGEGEN_CONFIG, /etc/imagegen/imagegen.toml)")
+    common.add_argument("--outputs-dir", type=Path, help="root of the episodes tree (setting outputs_dir)")
+    common.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
+    common.add_argument("-v", "--verbose", action="store_true", help="log every chapter event")
+
+    parser = argparse.ArgumentParser(
+        prog="imagegen", description="Turn each chapter of chapters.json into an image."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", parents=[common], help="process episode directories once")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="episode dir or its chapters.json")
+    p.add_argument("--force", action="store_true", help="regenerate every chapter")
+    p.add_argument("--chapter", action="append", metavar="ID", help="regenerate only this chapter (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="write images/imagegen_request.json only; pay nothing")
+    p.add_argument("--no-wait", action="store_true", help="exit at once if another run holds the episode")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="setting max_episode_cost_usd")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("validate", parents=[common], help="check a chapters.json")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("config", parents=[common], help="print the effective configuration")
+    p.set_defaults(func=_cmd_config)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.outputs_dir is not None:
+        overrides["outputs_dir"] = args.outputs_dir
+    if getattr(args, "max_cost", None) is not None:
+        overrides["max_episode_cost_usd"] = args.max_cost
+    return overrides
+
+
+def _episode_dir(path: Path) -> Path:
+    return path.parent if path.name == "chapters.json" else path
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    request = RunRequest(
+        force=args.force,
+        chapters=frozenset(args.chapter) if args.chapter else None,
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        trigger="cli",
+    )
+    worst = EXIT_OK
+    for path in args.paths:
+        result = run(_episode_dir(path), request, settings)
+        print(summary_line(result), flush=True)
+        for warning in result.warnings:
+            print(f"  warning: {warning}", file=sys.stderr)
+        worst = max(worst, _exit_code(result))
+    return worst
+
+
+def summary_line(result: RunResult) -> str:
+    counts = (
+        f"{result.generated} generated, {result.templates} templates, "
+        f"{result.reused} reused, {result.failed} failed, ${result.cost_usd:.2f}"
+    )
+    name = result.episode
+    if result.outcome == "ok":
+        return f"[OK] {name} -> {counts}"
+    if result.outcome == "up_to_date":
+        return f"[SKIP] {name} -> up to date"
+    if result.outcome == "dry_run":
+        return f"[DRY] {name} -> {result.message}, estimated ${result.estimated_cost_usd:.2f}"
+    if result.outcome == "blocked":
+        return f"[WAIT] {name}: {result.message}"
+    if result.outcome == "busy":
+        return f"[BUSY] {name}: {result.message}"
+    if result.generated or result.templates or result.failed:
+        return f"[FAIL] {name} -> {counts}: {result.message}"
+    return f"[FAIL] {name}: {result.message}"
+
+
+def _exit_code(result: RunResult) -> int:
+    return {
+        "ok": EXIT_OK,
+        "up_to_date": EXIT_OK,
+        "dry_run": EXIT_OK,
+        "blocked": EXIT_BLOCKED,
+        "busy": EXIT_BUSY,
+    }.get(result.outcome, EXIT_FAILED)
+
+
+def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    worst = EXIT_OK
+    for path in args.paths:
+        file = path / "chapters.json" if path.is_dir() else path
+        try:
+            episode = load_chapters(
+                file, max_bytes=settings.max_input_bytes, episode_name=file.parent.name
+            )
+        except ImagegenError as e:
+            print(f"[FAIL] {e}")
+            worst = EXIT_FAILED
+            continue
+        routes = [route_of(c) for c in episode.chapters]
+        print(
+            f"[OK] {file}: {len(routes)} chapters "
+            f"({routes.count('generate')} to generate, {routes.count('template')} templates"
+            + (f", {routes.count('skip')} skipped" if "skip" in routes else "")
+            + ")"
+        )
+        for warning in episode.warnings:
+            print(f"  warning: {warning}")
+    return worst
+
+
+def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    data = settings.model_dump(mode="json")
+    for section in ("openai", "anthropic"):
+        source = secret_source(section)
+        present = getattr(settings, section).api_key is not None
+        data[section]["api_key"] = f"<set, from {source or 'the config'}>" if present else None
+    print(f"# config file: {config_path(args.config) or '(none: built-in defaults)'}")
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Template images for routes that are not generated: title cards and talking heads.
+
+Plain deterministic drawings; sizes are fractions of the frame so any resolution works.
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageColor, ImageDraw
+
+from handlers.drawing import RGB, draw_text_block, find_font, mix
+from handlers.errors import ImagegenError
+
+WHITE: RGB = (255, 255, 255)
+BLACK: RGB = (0, 0, 0)
+
+
+def _rgb(color: str) -> RGB:
+    try:
+        value = ImageColor.getrgb(color)
+    except ValueError as exc:
+        raise ImagegenError(
+            f"colour {color!r} is not a colour Pillow understands; use a hex value like "
+            "'#F7931A' (check the brand colour settings)"
+        ) from exc
+    return value[0], value[1], value[2]
+
+
+def _px(value: float, width: int, height: int) -> int:
+    """A 1920x1080 design length scaled to the frame, never below 1 pixel."""
+    return max(1, round(value * min(width / 1920, height / 1080)))
+
+
+def render_title_card(
+    title: str,
+    subtitle: str | None,
+    width: int,
+    height: int,
+    color: str = "#F7931A",
+    font_path: str | None = None,
+) -> Image.Image:
+    """Brand-colour card: big white title in the middle, optional episode title above it."""
+    width, height = max(1, width), max(1, height)
+    background = _rgb(color)
+    bold = find_font(True, font_path)
+    regular = find_font(False, font_path)
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+
+    def px(value: float) -> int:
+        return _px(value, width, height)
+
+    margin_x = round(width * 0.1)
+    title_box = (margin_x, round(height * 0.32), width - margin_x, round(height * 0.74))
+    # White on orange is low-contrast; a soft darker shadow keeps the title crisp.
+    shadow = mix(background, BLACK, 0.22)
+    offset = px(4)
+    shadow_box = (
+        title_box[0] + offset,
+        title_box[1] + offset,
+        title_box[2] + offset,
+        title_box[3] + offset,
+    )
+
+    def draw_title(box: tuple[int, int, int, int], fill: RGB) -> tuple[int, int, int, int]:
+        return draw_text_block(
+            draw, title, box, fill, bold, max_size=px(120), min_size=max(6, px(40))
+        )
+
+    draw_title(shadow_box, shadow)
+    drawn = draw_title(title_box, WHITE)
+
+    line_half = round(width * 0.06)
+    line_top = drawn[3] + px(34)
+    centre = width // 2
+    draw.rectangle(
+        (centre - line_half, line_top, centre + line_half, line_top + px(8) - 1),
+        fill=mix(background, WHITE, 0.55),
+    )
+
+    if subtitle and subtitle.strip():
+        subtitle_bottom = drawn[1] - px(30)
+        subtitle_top = max(px(40), subtitle_bottom - px(130))
+        if subtitle_bottom > subtitle_top:
+            draw_text_block(
+                draw,
+                subtitle,
+                (margin_x, subtitle_top, width - margin_x, subtitle_bottom),
+                mix(background, WHITE, 0.85),
+                regular,
+                max_size=px(52),
+                min_size=max(6, px(26)),
+            )
+    return image
+
+
+def render_talking_head(
+    title: str,
+    width: int,
+    height: int,
+    color: str = "#8A8A8A",
+    font_path: str | None = None,
+) -> Image.Image:
+    """Grey placeholder for a presenter shot: silhouette plus a lower-third with the title."""
+    width, height = max(1, width), max(1, height)
+    background = _rgb(color)
+    bold = find_font(True, font_path)
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+
+    def px(value: float) -> int:
+        return _px(value, width, height)
+
+    centre_x = width / 2
+    spot = height * 0.42
+    draw.ellipse(
+        (centre_x - spot, height * 0.45 - spot, centre_x + spot, height * 0.45 + spot),
+        fill=mix(background, WHITE, 0.1),
+    )
+
+    figure = mix(background, BLACK, 0.35)
+    head_r = height * 0.115
+    head_y = height * 0.34
+    shoulder_w = height * 0.42
+    draw.ellipse(
+        (centre_x - shoulder_w, height * 0.52, centre_x + shoulder_w, height * 1.35), fill=figure
+    )
+    neck_w = head_r * 0.38
+    draw.rectangle(
+        (centre_x - neck_w, head_y, centre_x + neck_w, height * 0.56),
+        fill=figure,
+    )
+    draw.ellipse(
+        (centre_x - head_r, head_y - head_r, centre_x + head_r, head_y + head_r), fill=figure
+    )
+
+    band = (round(width * 0.06), round(height * 0.76), round(width * 0.7), round(height * 0.9))
+    draw.rectangle(band, fill=mix(background, BLACK, 0.72))
+    draw.rectangle((band[0], band[1], band[0] + px(12) - 1, band[3]), fill=WHITE)
+    padding = px(36)
+    draw_text_block(
+        draw,
+        title,
+        (band[0] + px(12) + padding, band[1] + px(10), band[2] - padding, band[3] - px(10)),
+        WHITE,
+        bold,
+        max_size=px(64),
+        min_size=max(6, px(24)),
+        align="left",
+    )
+    return image

@@ -1,0 +1,216 @@
+"""chapters.json: the input contract (schema 1.x), loaded safely and validated.
+
+Fields imagegen uses (ids, titles, visuals, narration text) are errors when wrong;
+fields it does not use (order, durations, overlays, transitions) only warn, so an
+upstream quirk there never costs an episode its images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from handlers.errors import InputError
+from handlers.paths import read_regular_file
+
+GENERATED_TYPES = frozenset({"diagram", "b_roll", "screen_share"})
+TEMPLATE_TYPES = frozenset({"title_card", "talking_head"})
+KNOWN_TYPES = GENERATED_TYPES | TEMPLATE_TYPES
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+
+
+class _In(BaseModel):
+    # Unknown fields are upstream's business (forward compatibility); no coercion of
+    # "3" into 3: the contract says int, so a string is an upstream bug worth naming.
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class Narration(_In):
+    text: str = Field(min_length=1)
+    word_count: Any = None
+    estimated_duration_seconds: Any = None
+
+
+class Visual(_In):
+    type: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    image_prompt: str | None = None
+
+
+class Chapter(_In):
+    chapter_id: str
+    title: str = Field(min_length=1)
+    order: Any = None
+    narration: Narration
+    visual: Visual | None = None
+    visuals: list[Visual] | None = None
+    overlays: Any = None
+    transitions: Any = None
+    notes: Any = None
+
+    @field_validator("chapter_id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        if not SAFE_ID.match(v) or v in (".", ".."):
+            raise ValueError(
+                "must be a safe file name: letters, digits, '_', '-', '.' (not leading), "
+                "at most 64 characters, e.g. 'ch01'"
+            )
+        return v
+
+    @property
+    def main_visual(self) -> Visual:
+        if self.visual is not None:
+            return self.visual
+        assert self.visuals  # guaranteed by _check_chapter
+        return self.visuals[0]
+
+
+class ChaptersDoc(_In):
+    schema_version: str
+    episode_id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    total_chapters: int = Field(ge=1)
+    estimated_duration_seconds: Any = None
+    chapters: list[Chapter] = Field(min_length=1)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _major_one(cls, v: str) -> str:
+        m = _VERSION.match(v)
+        if not m:
+            raise ValueError("must look like '1.0' (MAJOR.MINOR)")
+        if m.group(1) != "1":
+            raise ValueError(
+                f"major version {m.group(1)} is not supported; this imagegen reads schema 1.x "
+                "(upgrade imagegen or have upstream write schema 1)"
+            )
+        return v
+
+
+@dataclass
+class Episode:
+    """A validated chapters.json with the raw bytes' hash and any warnings."""
+
+    path: Path
+    doc: ChaptersDoc
+    sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chapters(self) -> list[Chapter]:
+        return self.doc.chapters
+
+
+def load_chapters(path: Path, *, max_bytes: int, episode_name: str | None = None) -> Episode:
+    """Read and validate one chapters.json. Raises InputError naming file, chapter and field."""
+    raw = read_regular_file(path, max_bytes=max_bytes, what="chapters.json")
+    where = str(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"{where}: not valid UTF-8 (byte {e.start}: {raw[e.start : e.start + 4]!r}); "
+            "upstream must write chapters.json as UTF-8"
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"{where}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg} "
+            "(truncated or still being written?)"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply to be a chapters document") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: top level must be a JSON object, got {type(data).__name__}")
+    try:
+        doc = ChaptersDoc.model_validate(data)
+    except ValidationError as e:
+        raise InputError(_explain(where, data, e)) from None
+    warnings = _check_document(where, doc, episode_name)
+    return Episode(path=path, doc=doc, sha256=hashlib.sha256(raw).hexdigest(), warnings=warnings)
+
+
+def _check_document(where: str, doc: ChaptersDoc, episode_name: str | None) -> list[str]:
+    errors: list[str] = []
+    warnings: list[str] = []
+    seen: dict[str, int] = {}
+    for i, ch in enumerate(doc.chapters):
+        label = f"chapters[{i}] (chapter_id {ch.chapter_id!r})"
+        key = ch.chapter_id.casefold()
+        if key in seen:
+            errors.append(
+                f"{label}: chapter_id duplicates chapters[{seen[key]}]; "
+                "ids must be unique (case-insensitively, they name files)"
+            )
+        seen.setdefault(key, i)
+        if ch.visual is None and not ch.visuals:
+            errors.append(f"{label}: needs 'visual' (an object) or a non-empty 'visuals' list")
+        visual = ch.visual or (ch.visuals[0] if ch.visuals else None)
+        if visual is not None and visual.type not in KNOWN_TYPES:
+            warnings.append(
+                f"{label}: visual.type {visual.type!r} is unknown "
+                f"(known: {', '.join(sorted(KNOWN_TYPES))}); chapter skipped"
+            )
+        if ch.order is not None and ch.order != i + 1:
+            warnings.append(f"{label}: order is {ch.order!r}, expected {i + 1}")
+    if doc.total_chapters != len(doc.chapters):
+        errors.append(
+            f"total_chapters is {doc.total_chapters} but the document has "
+            f"{len(doc.chapters)} chapters (truncated document?)"
+        )
+    if errors:
+        raise InputError(f"{where}: " + "; ".join(errors))
+    if episode_name is not None and doc.episode_id != episode_name:
+        warnings.append(
+            f"episode_id {doc.episode_id!r} differs from the folder name {episode_name!r}"
+        )
+    total = sum(
+        c.narration.estimated_duration_seconds
+        for c in doc.chapters
+        if isinstance(c.narration.estimated_duration_seconds, int)
+    )
+    est = doc.estimated_duration_seconds
+    if isinstance(est, int) and total and abs(total - est) > 5:
+        warnings.append(f"estimated_duration_seconds {est} differs from the chapters' sum {total}")
+    return warnings
+
+
+def _explain(where: str, data: dict[str, Any], err: ValidationError) -> str:
+    parts = []
+    for item in err.errors()[:10]:
+        loc = list(item["loc"])
+        prefix = ""
+        if len(loc) >= 2 and loc[0] == "chapters" and isinstance(loc[1], int):
+            idx = loc[1]
+            chapters = data.get("chapters")
+            cid = None
+            if isinstance(chapters, list) and idx < len(chapters):
+                entry = chapters[idx]
+                cid = entry.get("chapter_id") if isinstance(entry, dict) else None
+            prefix = f"chapters[{idx}]" + (f" (chapter_id {cid!r})" if isinstance(cid, str) else "")
+            loc = loc[2:]
+        field_name = ".".join(str(p) for p in loc)
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] != "missing":
+            msg += f" (got {_short(item.get('input'))})"
+        parts.append(f"{prefix + ': ' if prefix else ''}{field_name or '(document)'}: {msg}")
+    more = len(err.errors()) - 10
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"{where}: " + "; ".join(parts) + tail
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

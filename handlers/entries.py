@@ -1,0 +1,105 @@
+"""Manifest entries, and the same facts as PNG text chunks so an image describes itself."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from handlers.chapters import Chapter
+from handlers.hashing import sha256_file
+from handlers.images import read_png_meta
+from handlers.manifest import ManifestEntry
+
+if TYPE_CHECKING:
+    from handlers.plan import Fingerprint, Route
+
+# Entry fields carried in the PNG; enough to rebuild the entry without the manifest.
+PNG_FIELDS = (
+    "chapter_id",
+    "chapter_hash",
+    "template_hash",
+    "settings_hash",
+    "status",
+    "generation_method",
+    "provider",
+    "model",
+    "prompt",
+    "prompt_source",
+    "revised_prompt",
+    "generated_at",
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def png_meta(entry: ManifestEntry) -> dict[str, str]:
+    data = entry.model_dump()
+    meta = {k: str(data[k]) for k in PNG_FIELDS if data.get(k) is not None}
+    meta["title"] = entry.title
+    if entry.native_width and entry.native_height:
+        meta["native_size"] = f"{entry.native_width}x{entry.native_height}"
+    meta["cost_usd"] = f"{entry.cost_usd:.6f}"
+    return meta
+
+
+def base_entry(chapter: Chapter, fp: Fingerprint, **fields: object) -> ManifestEntry:
+    return ManifestEntry.model_validate(
+        {
+            "chapter_id": chapter.chapter_id,
+            "order": chapter.order if isinstance(chapter.order, int) else 0,
+            "title": chapter.title,
+            "visual_type": chapter.main_visual.type,
+            "chapter_hash": fp.chapter,
+            "template_hash": fp.template,
+            "settings_hash": fp.settings,
+            **fields,
+        }
+    )
+
+
+def with_file_facts(entry: ManifestEntry, path: Path, sha256: str | None = None) -> ManifestEntry:
+    st = os.stat(path, follow_symlinks=False)
+    return entry.model_copy(
+        update={
+            "file": path.name,
+            "bytes": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": sha256 or sha256_file(path),
+        }
+    )
+
+
+def entry_from_png(path: Path, chapter: Chapter, route: Route, fp: Fingerprint) -> ManifestEntry:
+    meta = read_png_meta(path)
+    native_w = native_h = None
+    if "native_size" in meta and "x" in meta["native_size"]:
+        w, _, h = meta["native_size"].partition("x")
+        native_w, native_h = int(w), int(h)
+    with Image.open(path) as img:
+        width, height = img.size
+    status = meta.get("status") or ("template" if route == "template" else "generated")
+    entry = base_entry(
+        chapter,
+        fp,
+        status=status,
+        generation_method=meta.get("generation_method"),
+        provider=meta.get("provider"),
+        model=meta.get("model"),
+        prompt=meta.get("prompt"),
+        prompt_source=meta.get("prompt_source"),
+        revised_prompt=meta.get("revised_prompt"),
+        generated_at=meta.get("generated_at"),
+        width=width,
+        height=height,
+        native_width=native_w,
+        native_height=native_h,
+        cost_usd=float(meta.get("cost_usd", "0") or 0),
+        image_cost_usd=float(meta.get("cost_usd", "0") or 0),
+    )
+    return with_file_facts(entry, path)

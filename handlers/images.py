@@ -1,0 +1,57 @@
+"""Fit an image to the video frame and write it as PNG carrying its own provenance."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+# Keys of the PNG text chunks; the planner reads them back when the manifest is lost.
+META_PREFIX = "imagegen:"
+PNG_COMPRESS_LEVEL = 6
+
+
+def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
+    """Scale to cover the frame, centre-crop, high-quality resampling."""
+    img = img.convert("RGB")
+    if img.size == (width, height):
+        return img
+    scale = max(width / img.width, height / img.height)
+    new_w = max(width, round(img.width * scale))
+    new_h = max(height, round(img.height * scale))
+    resized = img.resize((new_w, new_h), Image.Resampling.LANCZOS)
+    left = (new_w - width) // 2
+    top = (new_h - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def encode_png(img: Image.Image, meta: dict[str, str]) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    for key, value in meta.items():
+        # iTXt keeps UTF-8 (Turkish titles and prompts) intact.
+        info.add_itxt(META_PREFIX + key, value)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
+    return buf.getvalue()
+
+
+def read_png_meta(path: Path) -> dict[str, str]:
+    """The imagegen text chunks of a PNG; {} when it is not a readable PNG of ours."""
+    try:
+        with Image.open(path) as img:
+            if img.format != "PNG":
+                return {}
+            text = getattr(img, "text", {})
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return {}
+    return {
+        k.removeprefix(META_PREFIX): str(v) for k, v in text.items() if k.startswith(META_PREFIX)
+    }
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Decode provider bytes fully now, so a truncated image fails here, not later."""
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img

@@ -1,0 +1,68 @@
+"""One exclusive lock per episode, so two runs never work on one episode at once.
+
+The lock is flock(2) on the episode directory itself: nothing is written to take it,
+it works between threads of one process (each holder opens its own descriptor) and
+between processes, and the kernel drops it when a holder dies, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from handlers.errors import LockBusy
+
+
+@contextmanager
+def episode_lock(
+    episode_dir: Path,
+    *,
+    wait: bool = True,
+    timeout: float | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    fd = os.open(episode_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _acquire(fd, episode_dir, wait=wait, timeout=timeout, on_wait=on_wait)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _acquire(
+    fd: int,
+    episode_dir: Path,
+    *,
+    wait: bool,
+    timeout: float | None,
+    on_wait: Callable[[], None] | None,
+) -> None:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        if not wait:
+            raise LockBusy(
+                f"{episode_dir}: another imagegen run is working on this episode "
+                "(the daemon or another `imagegen run`); try again later or drop --no-wait"
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            raise LockBusy(
+                f"{episode_dir}: still locked by another imagegen run after {timeout:g} s "
+                "(setting lock_timeout_seconds)"
+            )
+        if not told and on_wait is not None:
+            on_wait()
+            told = True
+        time.sleep(0.05)

@@ -1,0 +1,105 @@
+"""images/manifest.json: one entry per chapter, rewritten atomically after each chapter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handlers.atomic import write_json
+
+MANIFEST_SCHEMA = "imagegen.manifest/1"
+
+Status = Literal["generated", "template", "failed", "rejected", "skipped_cost_cap", "skipped"]
+OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
+
+
+class ManifestEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    chapter_id: str
+    order: int
+    title: str
+    visual_type: str
+    status: Status
+    generation_method: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    prompt_source: str | None = None
+    revised_prompt: str | None = None
+    file: str | None = None
+    width: int | None = None
+    height: int | None = None
+    native_width: int | None = None
+    native_height: int | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    mtime_ns: int | None = None
+    cost_usd: float = 0.0
+    image_cost_usd: float = 0.0
+    prompt_cost_usd: float = 0.0
+    usage: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 0
+    chapter_hash: str
+    template_hash: str | None = None
+    settings_hash: str
+    generated_at: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    schema_: str = Field(MANIFEST_SCHEMA, alias="schema")
+    episode_id: str
+    chapters_sha256: str
+    frame: dict[str, int]
+    # Everything imagegen ever spent on this episode, updated with each chapter, so a
+    # crash loses no record of money spent and the cost cap counts it.
+    cumulative_cost_usd: float = 0.0
+    updated_at: str | None = None
+    chapters: list[ManifestEntry] = Field(default_factory=list)
+
+    def entry(self, chapter_id: str) -> ManifestEntry | None:
+        for e in self.chapters:
+            if e.chapter_id == chapter_id:
+                return e
+        return None
+
+    def content(self) -> dict[str, Any]:
+        """The manifest without its timestamp: equal content means nothing to write."""
+        data = self.to_json()
+        data.pop("updated_at", None)
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def read_manifest(path: Path, warnings: list[str]) -> Manifest | None:
+    """The previous manifest, or None. A damaged one is a warning: the PNGs' own
+    metadata still lets the planner reuse their images instead of paying again."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        warnings.append(f"{path}: cannot read the previous manifest ({e.strerror})")
+        return None
+    try:
+        return Manifest.model_validate(json.loads(raw.decode("utf-8")))
+    except (ValueError, ValidationError) as e:
+        first = str(e).splitlines()[0]
+        warnings.append(f"{path}: previous manifest is damaged ({first}); rebuilding it")
+        return None
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    write_json(path, manifest.to_json())

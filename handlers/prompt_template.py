@@ -1,0 +1,131 @@
+"""The prompt template `imagegen.md`: YAML front matter and four sections.
+
+`# System` and `# User` are what an LLM prompt writer sends; `# Guidance` holds one
+line of direction per visual type; `# Prompt` is how the template writer composes a
+prompt without any LLM. Placeholders are `{{ name }}`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handlers.errors import InputError
+from handlers.hashing import sha256_bytes
+
+SECTIONS = ("System", "Guidance", "User", "Prompt")
+PLACEHOLDERS = frozenset(
+    {
+        "chapter_title",
+        "visual_type",
+        "visual_guidance",
+        "visual_description",
+        "narration_context",
+        "style_prefix",
+    }
+)
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_SECTION = re.compile(r"^# (\w+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    source: str
+    sha256: str
+    name: str
+    description: str
+    model: str
+    temperature: float
+    max_tokens: int
+    system: str
+    user: str
+    prompt: str
+    guidance: dict[str, str]
+
+    def render(self, section: str, values: dict[str, str]) -> str:
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], section)
+
+
+def load_template(path: Path | None) -> PromptTemplate:
+    """The configured template, or the built-in one when `path` is None."""
+    if path is None:
+        ref = resources.files("handlers").joinpath("templates/imagegen.md")
+        raw = ref.read_bytes()
+        source = "built-in imagegen.md"
+    else:
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise InputError(
+                f"prompt template {path} cannot be read ({e.strerror}); "
+                "fix setting prompt.template or unset it for the built-in one"
+            ) from None
+        source = str(path)
+    return parse_template(raw, source)
+
+
+def parse_template(raw: bytes, source: str) -> PromptTemplate:
+    text = raw.decode("utf-8", errors="strict")
+    if not text.startswith("---\n"):
+        raise InputError(f"{source}: must start with YAML front matter between '---' lines")
+    try:
+        _, front, body = text.split("---\n", 2)
+    except ValueError:
+        raise InputError(f"{source}: front matter is not closed by a '---' line") from None
+    try:
+        meta: Any = yaml.safe_load(front)
+    except yaml.YAMLError as e:
+        raise InputError(f"{source}: front matter is not valid YAML: {e}") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{source}: front matter must be a mapping")
+    for key in ("name", "model", "temperature", "max_tokens", "description"):
+        if key not in meta:
+            raise InputError(f"{source}: front matter lacks '{key}'")
+    sections = _sections(body)
+    missing = [s for s in SECTIONS if s not in sections]
+    if missing:
+        raise InputError(f"{source}: missing section(s) {', '.join('# ' + s for s in missing)}")
+    for name, content in sections.items():
+        unknown = set(_PLACEHOLDER.findall(content)) - PLACEHOLDERS
+        if unknown:
+            raise InputError(
+                f"{source}: section '# {name}' uses unknown placeholder(s) "
+                f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(PLACEHOLDERS))}"
+            )
+    guidance = {}
+    for line in sections["Guidance"].splitlines():
+        if ":" in line:
+            key, _, value = line.partition(":")
+            guidance[key.strip()] = value.strip()
+    try:
+        temperature = float(meta["temperature"])
+        max_tokens = int(meta["max_tokens"])
+    except (TypeError, ValueError):
+        raise InputError(f"{source}: temperature must be a number, max_tokens an integer") from None
+    return PromptTemplate(
+        source=source,
+        sha256=sha256_bytes(raw),
+        name=str(meta["name"]),
+        description=str(meta["description"]),
+        model=str(meta["model"]),
+        temperature=temperature,
+        max_tokens=max_tokens,
+        system=sections["System"].strip(),
+        user=sections["User"].strip(),
+        prompt=" ".join(sections["Prompt"].split()),
+        guidance=guidance,
+    )
+
+
+def _sections(body: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    matches = list(_SECTION.finditer(body))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        found[m.group(1)] = body[m.end() : end]
+    return found

@@ -1,0 +1,77 @@
+"""provenance/imagegen_provenance.json: what this stage read, used, spent and why it ran.
+
+`cost_usd` is imagegen's cumulative spend on the episode, the same key upstream
+stages use, so any stage summing provenance/*.json gets the episode's total."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config.settings import Settings
+from handlers.atomic import write_json
+from handlers.chapters import Episode
+from handlers.entries import now_iso
+from handlers.pricing import PRICES_DATE
+
+if TYPE_CHECKING:
+    from handlers.imagegen import RunResult
+    from handlers.services import Services
+
+VERSION = "0.1.0"
+
+
+def write_provenance(
+    path: Path,
+    *,
+    episode: Episode,
+    services: Services,
+    settings: Settings,
+    trigger: str,
+    started_at: str,
+    result: RunResult,
+    tokens: dict[str, int],
+    cumulative_cost_usd: float,
+    markers: list[str],
+) -> None:
+    writer = services.writer
+    record: dict[str, Any] = {
+        "stage": "imagegen",
+        "version": VERSION,
+        "episode_id": episode.doc.episode_id,
+        "trigger": trigger,
+        "started_at": started_at,
+        "finished_at": now_iso(),
+        "outcome": result.outcome,
+        "inputs": {
+            "chapters.json": {"sha256": episode.sha256, "chapters": len(episode.chapters)},
+            "markers": sorted(set(markers)),
+        },
+        "template": {
+            "source": services.template.source,
+            "name": services.template.name,
+            "sha256": services.template.sha256,
+        },
+        "models": {
+            "image_chain": [step.label for step in services.chain],
+            "prompt_writer": writer.name,
+            "prompt_model": writer.model,
+        },
+        "settings": {
+            "frame": settings.frame.model_dump(),
+            "style_prefix": settings.prompt.style_prefix,
+            "max_episode_cost_usd": settings.max_episode_cost_usd,
+            "prices_date": PRICES_DATE,
+        },
+        "tokens": dict(sorted(tokens.items())),
+        "run": {
+            "generated": result.generated,
+            "templates": result.templates,
+            "reused": result.reused,
+            "failed": result.failed,
+            "cost_usd": result.cost_usd,
+        },
+        "cost_usd": round(cumulative_cost_usd, 6),
+        "chapters": dict(result.chapters),
+    }
+    write_json(path, record)

@@ -1,0 +1,45 @@
+"""The image-provider Protocol and the values that cross it.
+
+Providers vary for real (offline Pillow renderer, OpenAI images API), so this is the
+one place with a Protocol; everything else is plain functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """What one chapter asks of an image provider."""
+
+    chapter_id: str
+    title: str
+    visual_type: str
+    prompt: str
+    width: int
+    height: int
+    seed: int = 0
+
+
+@dataclass
+class GeneratedImage:
+    """A provider's answer: the native image and an honest record of how it was made."""
+
+    image: Image.Image
+    provider: str
+    model: str
+    generation_method: str
+    revised_prompt: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    attempts: int = 1
+
+
+class ImageProvider(Protocol):
+    name: str
+
+    def generate(self, request: ImageRequest) -> GeneratedImage: ...

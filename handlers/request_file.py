@@ -1,0 +1,80 @@
+"""Dry run: images/imagegen_request.json says what would be sent and what it would cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config.settings import Settings
+from handlers.atomic import write_json
+from handlers.chapters import Episode
+from handlers.entries import now_iso
+from handlers.pricing import PRICES_DATE
+from handlers.prompts import chapter_prompt, context_for
+
+if TYPE_CHECKING:
+    from handlers.plan import ChapterPlan
+    from handlers.services import Services
+
+
+def write_request_file(
+    path: Path,
+    episode: Episode,
+    plans: list[ChapterPlan],
+    services: Services,
+    settings: Settings,
+) -> float:
+    """Write the request file; return the estimated cost in USD. Nothing is paid:
+    an LLM writer is not called, its prompt is left null and only its price estimated."""
+    primary = services.chain[0].spec
+    image_price, known = services.image_price(primary)
+    total = 0.0
+    chapters: list[dict[str, Any]] = []
+    for plan in plans:
+        ch = plan.chapter
+        item: dict[str, Any] = {
+            "chapter_id": ch.chapter_id,
+            "visual_type": ch.main_visual.type,
+            "action": plan.action,
+            "reason": plan.reason,
+        }
+        if plan.action == "generate":
+            style = settings.prompt.style_prefix
+            prompt = chapter_prompt(ch, style)
+            cost = image_price
+            source = "chapter"
+            if prompt is None:
+                ctx = context_for(ch, style, settings.prompt.narration_chars)
+                if services.writer.paid:
+                    source = f"writer:{services.writer.name}"
+                    cost += services.writer_estimate(ctx)
+                else:
+                    written = services.writer.write(ctx)
+                    prompt, source = written.text, written.source
+            item.update(
+                prompt=prompt,
+                prompt_source=source,
+                provider=primary.provider,
+                model=primary.model,
+                size=primary.size,
+                quality=primary.quality,
+                frame=f"{settings.frame.width}x{settings.frame.height}",
+                estimated_cost_usd=round(cost, 6),
+            )
+            total += cost
+        chapters.append(item)
+    write_json(
+        path,
+        {
+            "episode_id": episode.doc.episode_id,
+            "created_at": now_iso(),
+            "dry_run": True,
+            "chapters_sha256": episode.sha256,
+            "estimated_cost_usd": round(total, 6),
+            "price_known": known,
+            "prices_date": PRICES_DATE,
+            "max_episode_cost_usd": settings.max_episode_cost_usd,
+            "chapters": chapters,
+        },
+    )
+    return round(total, 6)
