@@ -27,7 +27,9 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names key, value and what is allowed."""
 
 
-def config_path(explicit: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path | None:
+def config_path(
+    explicit: Path | None = None, environ: Mapping[str, str] = os.environ
+) -> Path | None:
     """--config, else IMAGEGEN_CONFIG, else /etc/imagegen/imagegen.toml when it exists."""
     if explicit is not None:
         return explicit
@@ -41,7 +43,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist (from --config or IMAGEGEN_CONFIG)") from None
+        raise ConfigError(
+            f"config file {path} does not exist (from --config or IMAGEGEN_CONFIG)"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     except OSError as e:

@@ -40,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="TOML file (else $IMAGEGEN_CONFIG, /etc/imagegen/imagegen.toml)")
-    common.add_argument("--outputs-dir", type=Path, help="root of the episodes tree (setting outputs_dir)")
+    common.add_argument(
+        "--config", type=Path, help="TOML file (else $IMAGEGEN_CONFIG, /etc/imagegen/imagegen.toml)"
+    )
+    common.add_argument(
+        "--outputs-dir", type=Path, help="root of the episodes tree (setting outputs_dir)"
+    )
     common.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     common.add_argument("-v", "--verbose", action="store_true", help="log every chapter event")
 
@@ -51,11 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", parents=[common], help="process episode directories once")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="episode dir or its chapters.json")
+    p.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="episode dir or its chapters.json"
+    )
     p.add_argument("--force", action="store_true", help="regenerate every chapter")
-    p.add_argument("--chapter", action="append", metavar="ID", help="regenerate only this chapter (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="write images/imagegen_request.json only; pay nothing")
-    p.add_argument("--no-wait", action="store_true", help="exit at once if another run holds the episode")
+    p.add_argument(
+        "--chapter", action="append", metavar="ID", help="regenerate only this chapter (repeatable)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write images/imagegen_request.json only; pay nothing",
+    )
+    p.add_argument(
+        "--no-wait", action="store_true", help="exit at once if another run holds the episode"
+    )
     p.add_argument("--max-cost", type=float, metavar="USD", help="setting max_episode_cost_usd")
     p.set_defaults(func=_cmd_run)
 

@@ -7,6 +7,7 @@ Turkish "i" to "I" (not "İ") and "ı" to "I", which changes the words.
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from typing import Literal
 
@@ -67,13 +68,25 @@ def find_font(bold: bool = True, path: str | None = None) -> str:
     )
 
 
-@lru_cache(maxsize=256)
-def load_font(size: int, bold: bool = True, path: str | None = None) -> ImageFont.FreeTypeFont:
-    """Load (once) the font of ``find_font(bold, path)`` at ``size`` pixels.
+_per_thread = threading.local()
 
-    The cached objects are shared: callers must not mutate them.
+
+def load_font(size: int, bold: bool = True, path: str | None = None) -> ImageFont.FreeTypeFont:
+    """Load (once per thread) the font of ``find_font(bold, path)`` at ``size`` pixels.
+
+    One cache per thread: a FreeType face is not safe to use from two threads at
+    once, and chapters render in parallel.
     """
-    return ImageFont.truetype(find_font(bold, path), max(1, size))
+    cache: dict[tuple[int, bool, str | None], ImageFont.FreeTypeFont]
+    cache = getattr(_per_thread, "fonts", None) or {}
+    _per_thread.fonts = cache
+    key = (size, bold, path)
+    font = cache.get(key)
+    if font is None:
+        if len(cache) > 256:
+            cache.clear()
+        font = cache[key] = ImageFont.truetype(find_font(bold, path), max(1, size))
+    return font
 
 
 def _line_width(font: ImageFont.FreeTypeFont, text: str, stroke_width: int) -> float:

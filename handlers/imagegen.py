@@ -197,7 +197,9 @@ class _EpisodeRun:
                 continue
             # Chapters not (yet) redone keep their last known entry in every manifest.
             self.entries[plan.chapter.chapter_id] = plan.previous
-            if plan.action == "reuse" and (manifest is None or manifest.entry(plan.chapter.chapter_id) is None):
+            if plan.action == "reuse" and (
+                manifest is None or manifest.entry(plan.chapter.chapter_id) is None
+            ):
                 # Rebuilt from the PNG: paid for, but the crash came before it was counted.
                 self.cumulative += plan.previous.cost_usd
         work = [p for p in plans if p.action in ("generate", "template", "skip")]
@@ -211,9 +213,17 @@ class _EpisodeRun:
             self._write_manifest(episode)
 
         for plan in work:
-            self.log.info("chapter_planned", chapter_id=plan.chapter.chapter_id, action=plan.action, reason=plan.reason)
+            self.log.info(
+                "chapter_planned",
+                chapter_id=plan.chapter.chapter_id,
+                action=plan.action,
+                reason=plan.reason,
+            )
             if plan.action == "skip":
-                self._record(episode, base_entry(plan.chapter, plan.fingerprint, status="skipped", error=plan.reason))
+                self._record(
+                    episode,
+                    base_entry(plan.chapter, plan.fingerprint, status="skipped", error=plan.reason),
+                )
             elif plan.action == "template" and not self._stopping():
                 self._record(episode, self._template(episode, plan))
         generate = [p for p in work if p.action == "generate"]
@@ -238,15 +248,25 @@ class _EpisodeRun:
         done = {cid: e for cid, e in self.entries.items() if cid in self.touched}
         result.generated = sum(1 for e in done.values() if e.status == "generated")
         result.templates = sum(1 for e in done.values() if e.status == "template")
-        failures = [e for e in done.values() if e.status in ("failed", "rejected", "skipped_cost_cap")]
-        not_started = [p.chapter.chapter_id for p in work if p.chapter.chapter_id not in self.touched]
+        failures = [
+            e for e in done.values() if e.status in ("failed", "rejected", "skipped_cost_cap")
+        ]
+        not_started = [
+            p.chapter.chapter_id for p in work if p.chapter.chapter_id not in self.touched
+        ]
         result.failed = len(failures)
         result.cost_usd = round(self.run_cost, 6)
         result.chapters = {cid: e.status for cid, e in self.entries.items()}
         result.warnings = list(self.warnings)
-        if self.stop_reason is not None and self.request.cancel is not None and self.request.cancel.is_set():
+        if (
+            self.stop_reason is not None
+            and self.request.cancel is not None
+            and self.request.cancel.is_set()
+        ):
             result.outcome = "interrupted"
-            result.message = f"stopped before {', '.join(not_started) or 'nothing'}: {self.stop_reason}"
+            result.message = (
+                f"stopped before {', '.join(not_started) or 'nothing'}: {self.stop_reason}"
+            )
         elif self.stop_reason is not None:
             result.outcome = "failed"
             result.message = self.stop_reason
@@ -256,7 +276,11 @@ class _EpisodeRun:
 
         succeeded = {cid for cid, e in done.items() if e.ok}
         for plan in plans:
-            if plan.marker is not None and plan.marker is not all_marker and plan.chapter.chapter_id in succeeded:
+            if (
+                plan.marker is not None
+                and plan.marker is not all_marker
+                and plan.chapter.chapter_id in succeeded
+            ):
                 consume(plan.marker)
         everything_redone = all(p.action != "keep" for p in plans) and all(
             p.chapter.chapter_id in succeeded or p.action == "skip" for p in work
@@ -264,7 +288,10 @@ class _EpisodeRun:
         if all_marker is not None and everything_redone:
             consume(all_marker)
         if self.changed:
-            render = ensure_inside(self.paths, self._mkdir(self.paths.render_stale.parent) / self.paths.render_stale.name)
+            render = ensure_inside(
+                self.paths,
+                self._mkdir(self.paths.render_stale.parent) / self.paths.render_stale.name,
+            )
             write_marker(render, by="imagegen", reason=f"images changed: {', '.join(self.changed)}")
         provenance_dir = self._mkdir(self.paths.provenance_dir)
         write_provenance(
@@ -288,13 +315,20 @@ class _EpisodeRun:
         brand = self.settings.brand
         if ch.main_visual.type == "title_card":
             img = render_title_card(
-                ch.title, episode.doc.title, frame.width, frame.height,
-                color=brand.title_card_color, font_path=brand.font_path,
+                ch.title,
+                episode.doc.title,
+                frame.width,
+                frame.height,
+                color=brand.title_card_color,
+                font_path=brand.font_path,
             )
         else:
             img = render_talking_head(
-                ch.title, frame.width, frame.height,
-                color=brand.talking_head_color, font_path=brand.font_path,
+                ch.title,
+                frame.width,
+                frame.height,
+                color=brand.talking_head_color,
+                font_path=brand.font_path,
             )
         entry = base_entry(
             ch,
@@ -316,7 +350,7 @@ class _EpisodeRun:
     ) -> None:
         workers = max(1, self.settings.image.concurrency)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagegen-chapter") as pool:
-            pending: dict[Future[ManifestEntry], ChapterPlan] = {}
+            pending: dict[Future[ManifestEntry | None], ChapterPlan] = {}
             queue = list(plans)
             while queue or pending:
                 while queue and len(pending) < workers and not self._stopping():
@@ -353,7 +387,9 @@ class _EpisodeRun:
         except _NotStarted:
             return None
         except _CostCap as e:
-            return base_entry(ch, plan.fingerprint, status="skipped_cost_cap", error=str(e), **entry_fields)
+            return base_entry(
+                ch, plan.fingerprint, status="skipped_cost_cap", error=str(e), **entry_fields
+            )
         except ContentRejected as e:
             self.log.warning("chapter_rejected", chapter_id=ch.chapter_id, error=str(e))
             return base_entry(ch, plan.fingerprint, status="rejected", error=str(e), **entry_fields)
@@ -386,8 +422,13 @@ class _EpisodeRun:
             budget.release(hold)
             raise
         budget.settle(hold, written.cost_usd)
-        self._add_cost(written.cost_usd, {"prompt_input": written.usage.get("input_tokens", 0),
-                                          "prompt_output": written.usage.get("output_tokens", 0)})
+        self._add_cost(
+            written.cost_usd,
+            {
+                "prompt_input": written.usage.get("input_tokens", 0),
+                "prompt_output": written.usage.get("output_tokens", 0),
+            },
+        )
         return written
 
     def _image(
@@ -434,11 +475,21 @@ class _EpisodeRun:
             except ProviderError as e:
                 budget.release(hold)
                 errors.append(f"{step.label}: {e}")
-                self.log.warning("image_provider_failed", chapter_id=ch.chapter_id, provider=step.label, error=str(e))
+                self.log.warning(
+                    "image_provider_failed",
+                    chapter_id=ch.chapter_id,
+                    provider=step.label,
+                    error=str(e),
+                )
                 continue
             budget.settle(hold, got.cost_usd)
-            self._add_cost(got.cost_usd, {"image_input": got.usage.get("input_tokens", 0),
-                                          "image_output": got.usage.get("output_tokens", 0)})
+            self._add_cost(
+                got.cost_usd,
+                {
+                    "image_input": got.usage.get("input_tokens", 0),
+                    "image_output": got.usage.get("output_tokens", 0),
+                },
+            )
             usage = dict(fields.pop("usage", {}) or {})  # type: ignore[call-overload]
             if got.usage:
                 usage["image"] = got.usage
@@ -463,8 +514,11 @@ class _EpisodeRun:
                 generated_at=now_iso(),
             )
             self.log.info(
-                "chapter_generated", chapter_id=ch.chapter_id, provider=step.label,
-                cost_usd=round(got.cost_usd, 6), duration_ms=round((time.monotonic() - started) * 1000),
+                "chapter_generated",
+                chapter_id=ch.chapter_id,
+                provider=step.label,
+                cost_usd=round(got.cost_usd, 6),
+                duration_ms=round((time.monotonic() - started) * 1000),
             )
             return self._write_image(entry, fit_to_frame(got.image, frame.width, frame.height))
         raise ProviderError("; ".join(errors) or "no image provider configured")
@@ -472,7 +526,9 @@ class _EpisodeRun:
     # -- writing ---------------------------------------------------------------------
 
     def _write_image(self, entry: ManifestEntry, img: Image.Image) -> ManifestEntry:
-        target = ensure_inside(self.paths, self._mkdir(self.paths.images) / f"{entry.chapter_id}.png")
+        target = ensure_inside(
+            self.paths, self._mkdir(self.paths.images) / f"{entry.chapter_id}.png"
+        )
         data = encode_png(img, png_meta(entry))
         atomic.write_bytes(target, data)
         return with_file_facts(entry, target, sha256=sha256_bytes(data))
@@ -486,11 +542,15 @@ class _EpisodeRun:
         self._write_manifest(episode)
 
     def _write_manifest(self, episode: Episode) -> None:
-        target = ensure_inside(self.paths, self._mkdir(self.paths.images) / self.paths.manifest.name)
+        target = ensure_inside(
+            self.paths, self._mkdir(self.paths.images) / self.paths.manifest.name
+        )
         write_manifest(target, self._manifest(episode))
 
     def _manifest(self, episode: Episode) -> Manifest:
-        ordered = [self.entries[c.chapter_id] for c in episode.chapters if c.chapter_id in self.entries]
+        ordered = [
+            self.entries[c.chapter_id] for c in episode.chapters if c.chapter_id in self.entries
+        ]
         with self._cost_lock:
             cumulative = self.cumulative + self.run_cost
         return Manifest(
@@ -556,7 +616,9 @@ class _EpisodeRun:
         fps = {}
         for ch in episode.chapters:
             writer = uses_writer(ch)
-            context = context_for(ch, prompt_cfg.style_prefix, prompt_cfg.narration_chars).narration_context
+            context = context_for(
+                ch, prompt_cfg.style_prefix, prompt_cfg.narration_chars
+            ).narration_context
             if route_of(ch) == "template":
                 settings_hash = template_settings
             else:
@@ -576,7 +638,9 @@ class _EpisodeRun:
         result.generated = sum(1 for p in plans if p.action == "generate")
         result.templates = sum(1 for p in plans if p.action == "template")
         result.reused = sum(1 for p in plans if p.action == "reuse")
-        result.message = f"would generate {result.generated}, template {result.templates}; wrote {target}"
+        result.message = (
+            f"would generate {result.generated}, template {result.templates}; wrote {target}"
+        )
         return result
 
 

@@ -4,6 +4,7 @@ if nobody rewrote it meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -53,10 +54,8 @@ def consume(marker: Marker) -> bool:
         return True
     if _identity(st) != marker.identity:
         return False
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(marker.path)
-    except FileNotFoundError:
-        pass
     return True
 
 

@@ -53,7 +53,6 @@ class Services:
             content["narration_chars"] = settings.prompt.narration_chars
         return sha256_json(content)
 
-
     def image_price(self, spec: ImageModel) -> tuple[float, bool]:
         """(USD per image, known?) for one link of the chain; the offline renderer is free."""
         if spec.provider == "offline":
@@ -88,7 +87,11 @@ def primary_spec(settings: Settings) -> ImageModel:
     if provider == "offline":
         return ImageModel(provider="offline", model="offline-pillow-1", size="auto", quality="auto")
     return ImageModel(
-        provider="openai", model=image.model, size=image.size, quality=image.quality, style=image.style
+        provider="openai",
+        model=image.model,
+        size=image.size,
+        quality=image.quality,
+        style=image.style,
     )
 
 
@@ -97,7 +100,12 @@ def build_services(settings: Settings) -> Services:
     prices = PriceTable.with_overrides(settings.prices)
     specs = [primary_spec(settings), *settings.image.fallback]
     chain = [ImageStep(spec, _provider_for(spec, settings, prices)) for spec in specs]
-    return Services(chain=chain, writer=_writer_for(settings, template, prices), template=template, prices=prices)
+    return Services(
+        chain=chain,
+        writer=_writer_for(settings, template, prices),
+        template=template,
+        prices=prices,
+    )
 
 
 def _provider_for(spec: ImageModel, settings: Settings, prices: PriceTable) -> ImageProvider:

@@ -39,6 +39,9 @@ from tests.fakeapi import (
     timeout,
 )
 
+# Also registered from tests/conftest.py; naming it here keeps this file runnable alone.
+pytest_plugins = ["tests.fakeapi.pytest_plugin"]
+
 REPO = Path(__file__).resolve().parents[1]
 CLAUDE = "claude-haiku-4-5"
 
@@ -209,9 +212,16 @@ def test_wrong_key_openai_is_authentication_error(fake: FakeAPI) -> None:
 def test_wrong_key_anthropic_is_authentication_error(fake: FakeAPI) -> None:
     client = anthropic_client(fake, api_key="sk-ant-wrong")
     with pytest.raises(anthropic.AuthenticationError) as caught:
-        client.messages.create(model=CLAUDE, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        client.messages.create(
+            model=CLAUDE, max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert caught.value.status_code == 401
-    assert caught.value.body == {"type": "authentication_error", "message": "invalid x-api-key"}
+    # Unlike openai, anthropic keeps the whole body, envelope included.
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["error"] == {
+        "type": "authentication_error",
+        "message": "invalid x-api-key",
+    }
 
 
 @pytest.mark.parametrize(
@@ -462,16 +472,9 @@ def test_reset_clears_rules_and_counters(fake: FakeAPI) -> None:
     assert fake.images_paid == 1
 
 
-def test_plugin_fixture_yields_a_started_fake() -> None:
-    from tests.fakeapi import pytest_plugin
-
-    generator = pytest_plugin.fake_api.__wrapped__()  # type: ignore[attr-defined]
-    server = next(generator)
-    assert openai_client(server).images.generate(model="gpt-image-1", prompt="x").data
-    with pytest.raises(StopIteration):
-        next(generator)
-    with pytest.raises(RuntimeError):
-        _ = server.port
+def test_plugin_fixture_yields_a_started_fake(fake_api: FakeAPI) -> None:
+    assert openai_client(fake_api).images.generate(model="gpt-image-1", prompt="x").data
+    assert fake_api.images_paid == 1
 
 
 # ------------------------------------------------------------------ standalone mode

@@ -8,12 +8,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from config import Settings
 from handlers.imagegen import RunRequest, run
 from handlers.images import read_png_meta
 from handlers.markers import write_marker
-from handlers.services import Services
-from tests.conftest import CountingProvider, demo_doc, snapshot, write_episode
+from tests.conftest import demo_doc, snapshot, write_episode
 
 
 def manifest_of(episode: Path) -> dict:
@@ -135,7 +133,7 @@ def test_chapter_selection(episode, settings, counting):
 
 
 def test_selection_on_first_run_only_makes_that_chapter(episode, settings, counting):
-    provider, services = counting
+    _provider, services = counting
     result = run(episode, RunRequest(chapters=frozenset({"ch02"})), settings, services=services)
     assert result.outcome == "ok"
     assert statuses(episode) == {"ch02": "generated"}

@@ -70,6 +70,7 @@ def size_error(model: str, size: str) -> str | None:
         if max(width, height) > 3 * min(width, height):
             return f"Invalid size '{size}': aspect ratio must be between 1:3 and 3:1."
         return None
+    allowed: tuple[str, ...]
     if model == "dall-e-3":
         allowed = DALLE3_SIZES
     elif model == "dall-e-2":
@@ -82,6 +83,7 @@ def size_error(model: str, size: str) -> str | None:
 
 
 def quality_error(model: str, quality: str) -> str | None:
+    allowed: tuple[str, ...]
     if is_gpt_image(model):
         allowed = GPT_IMAGE_QUALITIES
     elif model == "dall-e-3":
@@ -97,8 +99,6 @@ def resolved_quality(model: str, quality: str | None) -> str:
     """The quality the answer reports: ``auto`` resolves to ``medium`` like a typical answer."""
     if is_gpt_image(model):
         return "medium" if quality in (None, "auto") else quality
-    if model == "dall-e-3":
-        return quality or "standard"
     return quality or "standard"
 
 

@@ -70,7 +70,9 @@ class Fail(Spec):
             )
         elif isinstance(self.body, bytes | str):
             raw = self.body.encode() if isinstance(self.body, str) else self.body
-            content_type = "text/plain" if isinstance(self.body, str) else "application/octet-stream"
+            content_type = (
+                "text/plain" if isinstance(self.body, str) else "application/octet-stream"
+            )
             reply = Reply(status=self.status, body=raw, headers={"content-type": content_type})
         else:
             reply = json_reply(self.status, self.body)
@@ -317,7 +319,9 @@ class MalformedBody(Spec):
 
     def render(self, ctx: RequestContext) -> Reply:
         body = b'{"created": 1700000000, "data": [{"b64_json": "iVBORw0KGgo'
-        return Reply(status=200, body=body, headers={"content-type": "application/json"}, kind=self.kind)
+        return Reply(
+            status=200, body=body, headers={"content-type": "application/json"}, kind=self.kind
+        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ an exact Content-Length and the request body is always read to its end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -130,10 +131,8 @@ class FakeAPI:
             connections = list(self._connections)
         for connection in connections:
             # Unblocks handler threads idling on keep-alive connections.
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if thread is not None:
             thread.join(timeout=5)
         self._server = None
@@ -386,11 +385,14 @@ class FakeAPI:
 
     def _add_paid(self, record: RequestRecord, number: int) -> None:
         self._images_paid += number
-        self._paid_prompts[record.prompt or ""] += number
-        self._paid_by_model[record.model or wire.DEFAULT_IMAGE_MODEL] += number
-        for counter in (self._paid_prompts, self._paid_by_model):
-            for key in [key for key, value in counter.items() if value <= 0]:
-                del counter[key]
+        prompt, model = record.prompt or "", record.model or wire.DEFAULT_IMAGE_MODEL
+        self._paid_prompts[prompt] += number
+        self._paid_by_model[model] += number
+        # A taken-back payment must not leave a zero entry behind in the Counters.
+        if self._paid_prompts[prompt] <= 0:
+            del self._paid_prompts[prompt]
+        if self._paid_by_model[model] <= 0:
+            del self._paid_by_model[model]
 
     def _control(self, method: str, path: str, raw: bytes) -> Reply:
         """The ``/_fake/...`` endpoints used by other processes (no auth, not recorded)."""
@@ -605,9 +607,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Drop the connection with a TCP RST, the way a crashed proxy does."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
         except OSError:
             pass

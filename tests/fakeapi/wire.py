@@ -81,7 +81,10 @@ _OPENAI_BY_STATUS: dict[int, tuple[str, str]] = {
     409: ("invalid_request_error", "Conflict."),
     422: ("invalid_request_error", "Unprocessable entity."),
     429: ("requests", "Rate limit reached. Please try again later."),
-    500: ("server_error", "The server had an error while processing your request. Sorry about that!"),
+    500: (
+        "server_error",
+        "The server had an error while processing your request. Sorry about that!",
+    ),
     502: ("server_error", "Bad gateway."),
     503: ("server_error", "The server is overloaded or not ready yet."),
 }
@@ -89,7 +92,10 @@ _OPENAI_BY_STATUS: dict[int, tuple[str, str]] = {
 _ANTHROPIC_BY_STATUS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "Invalid request."),
     401: ("authentication_error", "invalid x-api-key"),
-    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
     404: ("not_found_error", "Not found."),
     413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
     429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
@@ -223,7 +229,9 @@ def _invalid(payload: dict[str, Any]) -> Reply:
 
 def _missing(name: str) -> Reply:
     message = f"Missing required parameter: '{name}'."
-    return _invalid(openai_error(message, "invalid_request_error", name, "missing_required_parameter"))
+    return _invalid(
+        openai_error(message, "invalid_request_error", name, "missing_required_parameter")
+    )
 
 
 def _validate_images(body: dict[str, Any], strict: bool) -> Reply | None:

@@ -1,0 +1,18 @@
+"""`make bench`: every benchmark, figures and ratios against a baseline of the same run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import bench_offline
+
+
+def main() -> None:
+    bench_offline.main()
+
+
+if __name__ == "__main__":
+    main()

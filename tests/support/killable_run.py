@@ -1,0 +1,52 @@
+"""Run the handler with an offline provider that takes its time and keeps a ledger of
+every image it 'paid' for, so a test can SIGKILL it anywhere and count.
+
+    python -m tests.support.killable_run OUTPUTS EPISODE LEDGER
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from config import load_settings
+from handlers.imagegen import RunRequest, run
+from handlers.offline import OfflineRenderer
+from handlers.providers import GeneratedImage, ImageRequest
+from handlers.services import ImageStep, build_services
+
+
+class LedgerProvider:
+    name = "offline"
+
+    def __init__(self, ledger: Path) -> None:
+        self.inner = OfflineRenderer()
+        self.ledger = ledger
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        time.sleep(random.uniform(0.1, 0.25))
+        image = self.inner.generate(request)
+        # O_APPEND lines are atomic: the ledger is what the 'provider' billed.
+        fd = os.open(self.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(fd, f"{request.chapter_id}\n".encode())
+        os.fsync(fd)
+        os.close(fd)
+        return image
+
+
+def main() -> int:
+    outputs, episode, ledger = (Path(a) for a in sys.argv[1:4])
+    settings = load_settings(overrides={"outputs_dir": outputs})
+    services = build_services(settings)
+    services.chain[0] = ImageStep(services.chain[0].spec, LedgerProvider(ledger))
+    print("started", flush=True)
+    result = run(episode, RunRequest(), settings, services=services)
+    print(result.outcome, flush=True)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Bad input: a specific error (file, chapter, field), nothing written, nothing paid."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from handlers.imagegen import RunRequest, run
+from tests.conftest import demo_doc, snapshot, write_episode
+
+
+def run_bad(outputs: Path, settings, counting, raw: bytes, name: str = "ep001"):
+    provider, services = counting
+    episode = outputs / name
+    episode.mkdir()
+    (episode / "chapters.json").write_bytes(raw)
+    before = snapshot(outputs)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "failed"
+    assert snapshot(outputs) == before, "a bad input must leave the tree untouched"
+    assert provider.total == 0
+    return result.message
+
+
+def doc_bytes(mutate) -> bytes:
+    doc = demo_doc()
+    doc["episode_id"] = "ep001"
+    mutate(doc)
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def test_truncated_json(outputs, settings, counting):
+    raw = doc_bytes(lambda d: None)[:500]
+    msg = run_bad(outputs, settings, counting, raw)
+    assert "ep001/chapters.json" in msg
+    assert "invalid JSON at line 1 column" in msg and "truncated" in msg
+
+
+def test_wrong_types_name_chapter_and_field(outputs, settings, counting):
+    def mutate(d):
+        d["chapters"][1]["title"] = 42
+        d["chapters"][2]["visual"]["image_prompt"] = ["not", "a", "string"]
+
+    msg = run_bad(outputs, settings, counting, doc_bytes(mutate))
+    assert "chapters[1] (chapter_id 'ch02'): title: Input should be a valid string (got 42)" in msg
+    assert "chapters[2] (chapter_id 'ch03'): visual.image_prompt" in msg
+
+
+def test_string_where_int_expected_is_not_coerced(outputs, settings, counting):
+    msg = run_bad(outputs, settings, counting, doc_bytes(lambda d: d.update(total_chapters="5")))
+    assert "total_chapters" in msg and "'5'" in msg
+
+
+def test_duplicate_ids(outputs, settings, counting):
+    msg = run_bad(
+        outputs,
+        settings,
+        counting,
+        doc_bytes(lambda d: d["chapters"][3].update(chapter_id="CH02".lower())),
+    )
+    assert "chapters[3] (chapter_id 'ch02'): chapter_id duplicates chapters[1]" in msg
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "a/b", ".hidden", "", "x" * 65, "ch\x00"])
+def test_unsafe_chapter_ids(outputs, settings, counting, bad_id):
+    msg = run_bad(
+        outputs, settings, counting, doc_bytes(lambda d: d["chapters"][0].update(chapter_id=bad_id))
+    )
+    assert "chapters[0]" in msg and "chapter_id: must be a safe file name" in msg
+    assert not (outputs / "x").exists()
+
+
+def test_schema_major_2(outputs, settings, counting):
+    msg = run_bad(outputs, settings, counting, doc_bytes(lambda d: d.update(schema_version="2.0")))
+    assert "schema_version: major version 2 is not supported" in msg
+
+
+def test_non_utf8(outputs, settings, counting):
+    raw = doc_bytes(lambda d: None).replace("Giriş".encode(), "Giri\xfe".encode("latin-1"))
+    msg = run_bad(outputs, settings, counting, raw)
+    assert "not valid UTF-8" in msg and "byte" in msg
+
+
+def test_50_mb_file(outputs, settings, counting):
+    raw = b'{"pad": "' + b"a" * (50 * 1024 * 1024) + b'"}'
+    msg = run_bad(outputs, settings, counting, raw)
+    assert "over the limit of 5000000" in msg and "max_input_bytes" in msg
+
+
+def test_deeply_nested_json(outputs, settings, counting):
+    raw = b"[" * 100_000 + b"]" * 100_000
+    msg = run_bad(outputs, settings, counting, raw)
+    assert "nested too deeply" in msg or "top level must be a JSON object" in msg
+
+
+def test_total_chapters_mismatch(outputs, settings, counting):
+    msg = run_bad(outputs, settings, counting, doc_bytes(lambda d: d.update(total_chapters=7)))
+    assert "total_chapters is 7 but the document has 5 chapters" in msg
+
+
+def test_missing_visual(outputs, settings, counting):
+    msg = run_bad(outputs, settings, counting, doc_bytes(lambda d: d["chapters"][4].pop("visual")))
+    assert "chapters[4] (chapter_id 'ch05'): needs 'visual'" in msg
+
+
+def test_visuals_list_is_accepted(outputs, settings, counting):
+    _, services = counting
+    doc = demo_doc()
+    visual = doc["chapters"][1].pop("visual")
+    doc["chapters"][1]["visuals"] = [visual, {"type": "diagram", "description": "second"}]
+    doc["chapters"][1]["unknown_future_field"] = {"x": 1}
+    episode = write_episode(outputs, doc=doc)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+
+
+def test_episode_symlink_out_of_root(outputs, settings, counting, tmp_path):
+    provider, services = counting
+    outside = write_episode(tmp_path / "elsewhere")
+    link = outputs / "ep-link"
+    link.symlink_to(outside, target_is_directory=True)
+    before = snapshot(tmp_path)
+    result = run(link, RunRequest(), settings, services=services)
+    assert result.outcome == "failed"
+    assert "not inside the outputs root" in result.message
+    assert snapshot(tmp_path) == before
+    assert provider.total == 0
+
+
+def test_images_dir_symlink_out_of_root(outputs, settings, counting, tmp_path):
+    _provider, services = counting
+    episode = write_episode(outputs)
+    outside = tmp_path / "outside-images"
+    outside.mkdir()
+    (episode / "images").symlink_to(outside, target_is_directory=True)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "failed"
+    assert "images is a symlink; imagegen does not write through symlinks" in result.message
+    assert list(outside.iterdir()) == []
+
+
+def test_chapters_json_symlink_is_refused(outputs, settings, counting, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(demo_doc()))
+    episode = outputs / "ep001"
+    episode.mkdir()
+    (episode / "chapters.json").symlink_to(secret)
+    _, services = counting
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "failed" and "is a symlink" in result.message
+
+
+def test_fifo_named_chapters_json_does_not_block(outputs, settings, counting):
+    episode = outputs / "ep001"
+    episode.mkdir()
+    os.mkfifo(episode / "chapters.json")
+    _, services = counting
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "failed" and "not a regular file" in result.message
+
+
+def test_marker_that_is_a_directory_is_ignored_with_a_warning(episode, settings, counting):
+    _, services = counting
+    (episode / "images/ch02.png.stale").mkdir(parents=True)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok"
+    assert any("ch02.png.stale is not a regular file" in w for w in result.warnings)
+
+
+def test_episode_outside_root_by_path(outputs, settings, counting, tmp_path):
+    episode = write_episode(tmp_path / "other")
+    _, services = counting
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "failed" and "not inside the outputs root" in result.message
+    assert not (episode / "images").exists()

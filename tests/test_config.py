@@ -1,0 +1,94 @@
+"""Configuration: precedence, validation messages that name key, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, Settings, load_settings
+from config.loader import DEFAULT_TOML
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "imagegen.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_documented_default_toml_equals_built_in_defaults():
+    assert load_settings(DEFAULT_TOML).model_dump() == Settings().model_dump()
+
+
+def test_precedence_defaults_toml_env_cli(tmp_path, monkeypatch):
+    toml = write_toml(
+        tmp_path, '[image]\nmodel = "gpt-image-1"\nquality = "high"\nconcurrency = 2\n'
+    )
+    s = load_settings(toml)
+    assert (s.image.model, s.image.quality, s.image.concurrency) == ("gpt-image-1", "high", 2)
+    monkeypatch.setenv("IMAGEGEN_IMAGE__QUALITY", "low")
+    s = load_settings(toml)
+    assert (s.image.model, s.image.quality) == ("gpt-image-1", "low")
+    s = load_settings(toml, overrides={"max_episode_cost_usd": 1.5})
+    assert s.max_episode_cost_usd == 1.5 and s.image.quality == "low"
+
+
+def test_config_file_from_environment(tmp_path, monkeypatch):
+    toml = write_toml(tmp_path, "max_episode_cost_usd = 9.5\n")
+    monkeypatch.setenv("IMAGEGEN_CONFIG", str(toml))
+    assert load_settings().max_episode_cost_usd == 9.5
+
+
+def test_invalid_value_names_key_value_source_and_allowed(tmp_path):
+    toml = write_toml(tmp_path, '[prompt]\nwriter = "gpt"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(toml)
+    text = str(err.value)
+    assert "prompt.writer = 'gpt'" in text
+    assert f"config file {toml}" in text
+    assert "'auto', 'template', 'anthropic' or 'openai'" in text
+
+
+def test_invalid_env_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_FRAME__WIDTH", "wide")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "frame.width = 'wide' (environment IMAGEGEN_FRAME__WIDTH)" in str(err.value)
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    toml = write_toml(tmp_path, "[image]\nmodle = 'x'\n")
+    with pytest.raises(ConfigError, match=r"image\.modle .*unknown setting"):
+        load_settings(toml)
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    toml = write_toml(tmp_path, "outputs_dir = \n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(toml)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_bad_colour_and_size(tmp_path):
+    toml = write_toml(tmp_path, '[brand]\ntitle_card_color = "orange"\n[image]\nsize = "big"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(toml)
+    assert "brand.title_card_color = 'orange'" in str(err.value) and "#RRGGBB" in str(err.value)
+    assert "image.size = 'big'" in str(err.value)
+
+
+def test_keys_from_env_and_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-123")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "anthropic_api_key").write_text("sk-ant-cred-456\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    s = load_settings()
+    assert s.openai.api_key is not None and s.openai.api_key.get_secret_value() == "sk-env-123"
+    assert s.anthropic.api_key is not None
+    assert s.anthropic.api_key.get_secret_value() == "sk-ant-cred-456"
+    assert "sk-env-123" not in repr(s) and "sk-env-123" not in s.model_dump_json()

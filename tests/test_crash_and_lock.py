@@ -1,0 +1,139 @@
+"""A run killed anywhere loses at most the image in flight; two runs never overlap."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from handlers.imagegen import RunRequest, run
+from handlers.lock import episode_lock
+from tests.conftest import REPO
+from tests.support.episodes import episode_doc, write_doc
+
+
+def ok_entries(episode: Path) -> set[str]:
+    path = episode / "images/manifest.json"
+    if not path.exists():
+        return set()
+    data = json.loads(path.read_text(encoding="utf-8"))  # must always parse
+    return {c["chapter_id"] for c in data["chapters"] if c["status"] in ("generated", "template")}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sigkill_at_a_random_moment_then_rerun_pays_nothing_twice(
+    outputs, settings, counting, seed
+):
+    rng = random.Random(seed)
+    episode = write_doc(outputs, "ep-kill", episode_doc("ep-kill", 12))
+    ledger = outputs.parent / "ledger.txt"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.killable_run",
+            str(outputs),
+            str(episode),
+            str(ledger),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
+    time.sleep(rng.uniform(0.05, 0.9))  # the whole run takes about 1.2 s
+    assert proc.poll() is None, "the run ended before the kill: the test would prove nothing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    finished_before = ok_entries(episode)
+    paid_before = Counter(ledger.read_text().split()) if ledger.exists() else Counter()
+    # Nothing half-written is visible: no temp files, every PNG there verifies.
+    for png in (episode / "images").glob("*.png") if (episode / "images").exists() else []:
+        with Image.open(png) as img:
+            img.verify()
+
+    provider, services = counting
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+    assert len(ok_entries(episode)) == 12
+    for cid in finished_before:
+        assert provider.calls[cid] == 0, f"{cid} was finished before the kill and paid again"
+    for cid, n in paid_before.items():
+        assert n == 1
+    # Paid-for but unrecorded images are rescued from their PNG metadata when written.
+    total_paid = paid_before + provider.calls
+    assert all(n <= 2 for n in total_paid.values())
+    assert not list(episode.rglob(".*.tmp"))
+    for png in (episode / "images").glob("*.png"):
+        with Image.open(png) as img:
+            img.verify()
+    for js in episode.rglob("*.json"):
+        json.loads(js.read_text(encoding="utf-8"))
+
+
+def test_second_run_waits_for_the_lock(episode, settings, counting):
+    _, services = counting
+    released = threading.Event()
+
+    def hold() -> None:
+        with episode_lock(episode):
+            time.sleep(0.5)
+            released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.1)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert released.is_set(), "the run must not start before the holder released the lock"
+    assert result.outcome == "ok"
+    holder.join()
+
+
+def test_no_wait_exits_with_a_clear_message(episode, settings, counting):
+    _, services = counting
+    with episode_lock(episode):
+        result = run(episode, RunRequest(wait=False), settings, services=services)
+    assert result.outcome == "busy"
+    assert "another imagegen run is working on this episode" in result.message
+    assert not (episode / "images").exists()
+
+
+def test_lock_timeout(episode, settings, counting):
+    _, services = counting
+    settings.lock_timeout_seconds = 0.2
+    with episode_lock(episode):
+        result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "busy" and "lock_timeout_seconds" in result.message
+
+
+def test_lock_is_exclusive_between_processes(episode, settings):
+    code = (
+        "import sys,time; from pathlib import Path; from handlers.lock import episode_lock\n"
+        "with episode_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(episode)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(Exception, match="another imagegen run"),
+            episode_lock(episode, wait=False),
+        ):
+            pass
+        proc.kill()  # the kernel drops a dead holder's lock
+        proc.wait()
+        with episode_lock(episode, wait=True, timeout=2):
+            pass
+    finally:
+        proc.kill()
