@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -31,9 +32,11 @@ def write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    write_bytes(path, text.encode("utf-8"))
+def write_json(path: Path, obj: Any) -> str:
+    """Write `obj` as UTF-8 JSON (Turkish stays readable); return the bytes' sha256."""
+    data = (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def fsync_dir(directory: Path) -> None:

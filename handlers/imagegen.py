@@ -6,6 +6,7 @@ raises for an expected problem: the RunResult says what happened.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -141,6 +142,9 @@ class _EpisodeRun:
         self.touched: set[str] = set()
         self.cumulative = 0.0
         self._cost_lock = threading.Lock()
+        self.planned: list[str] = []
+        self.manifest_sha: str | None = None
+        self._render_invalidated = False
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:
@@ -205,12 +209,18 @@ class _EpisodeRun:
         work = [p for p in plans if p.action in ("generate", "template", "skip")]
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
         result.reused = sum(1 for p in plans if p.action == "reuse")
+        self.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
         if not work:
             if manifest is not None and self._manifest(episode).content() == manifest.content():
-                result.outcome = "up_to_date"
-                result.message = "up to date"
-                return result
-            self._write_manifest(episode)
+                self.manifest_sha = self._file_sha(self.paths.manifest)
+                if self._provenance_matches():
+                    result.outcome = "up_to_date"
+                    result.message = "up to date"
+                    return result
+                # The last run was killed after its last chapter: finish its records.
+                self.log.info("completing_interrupted_run")
+            else:
+                self._write_manifest(episode)
 
         for plan in work:
             self.log.info(
@@ -287,12 +297,6 @@ class _EpisodeRun:
         )
         if all_marker is not None and everything_redone:
             consume(all_marker)
-        if self.changed:
-            render = ensure_inside(
-                self.paths,
-                self._mkdir(self.paths.render_stale.parent) / self.paths.render_stale.name,
-            )
-            write_marker(render, by="imagegen", reason=f"images changed: {', '.join(self.changed)}")
         provenance_dir = self._mkdir(self.paths.provenance_dir)
         write_provenance(
             ensure_inside(self.paths, provenance_dir / self.paths.provenance.name),
@@ -305,6 +309,7 @@ class _EpisodeRun:
             tokens=self.tokens,
             cumulative_cost_usd=self.cumulative + self.run_cost,
             markers=[p.marker.describe() for p in plans if p.marker is not None],
+            manifest_sha256=self.manifest_sha,
         )
 
     # -- chapters ------------------------------------------------------------------------
@@ -530,8 +535,38 @@ class _EpisodeRun:
             self.paths, self._mkdir(self.paths.images) / f"{entry.chapter_id}.png"
         )
         data = encode_png(img, png_meta(entry))
+        self._invalidate_render()
         atomic.write_bytes(target, data)
         return with_file_facts(entry, target, sha256=sha256_bytes(data))
+
+    def _invalidate_render(self) -> None:
+        """Before the first image changes, mark the downstream render stale: written
+        first, it survives a crash at any later moment."""
+        with self._cost_lock:
+            if self._render_invalidated:
+                return
+            self._render_invalidated = True
+        render_dir = self._mkdir(self.paths.render_stale.parent)
+        write_marker(
+            ensure_inside(self.paths, render_dir / self.paths.render_stale.name),
+            by="imagegen",
+            reason=f"images regenerated: {', '.join(self.planned)}",
+        )
+
+    def _provenance_matches(self) -> bool:
+        """Our provenance describes the current manifest (no run died before writing it)."""
+        try:
+            data = json.loads(self.paths.provenance.read_bytes())
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and data.get("manifest_sha256") == self.manifest_sha
+
+    @staticmethod
+    def _file_sha(path: Path) -> str | None:
+        try:
+            return sha256_bytes(path.read_bytes())
+        except OSError:
+            return None
 
     def _record(self, episode: Episode, entry: ManifestEntry) -> None:
         """A chapter finished (well or not): its entry goes into the manifest at once."""
@@ -545,7 +580,7 @@ class _EpisodeRun:
         target = ensure_inside(
             self.paths, self._mkdir(self.paths.images) / self.paths.manifest.name
         )
-        write_manifest(target, self._manifest(episode))
+        self.manifest_sha = write_manifest(target, self._manifest(episode))
 
     def _manifest(self, episode: Episode) -> Manifest:
         ordered = [

@@ -101,5 +101,6 @@ def read_manifest(path: Path, warnings: list[str]) -> Manifest | None:
         return None
 
 
-def write_manifest(path: Path, manifest: Manifest) -> None:
-    write_json(path, manifest.to_json())
+def write_manifest(path: Path, manifest: Manifest) -> str:
+    """Write atomically; return the sha256 of what was written (provenance records it)."""
+    return write_json(path, manifest.to_json())

@@ -33,6 +33,7 @@ def write_provenance(
     tokens: dict[str, int],
     cumulative_cost_usd: float,
     markers: list[str],
+    manifest_sha256: str | None,
 ) -> None:
     writer = services.writer
     record: dict[str, Any] = {
@@ -72,6 +73,9 @@ def write_provenance(
             "cost_usd": result.cost_usd,
         },
         "cost_usd": round(cumulative_cost_usd, 6),
+        # The manifest this run left; a run that dies before this file is written is
+        # recognised by the mismatch and its records completed next time.
+        "manifest_sha256": manifest_sha256,
         "chapters": dict(result.chapters),
     }
     write_json(path, record)

@@ -55,6 +55,18 @@ def test_each_visual_type_takes_its_route(episode, settings, counting):
     assert prov["run"]["generated"] == 3 and prov["cost_usd"] == 0.0
 
 
+def test_run_killed_after_its_last_chapter_completes_its_records(episode, settings, counting):
+    provider, services = counting
+    run(episode, RunRequest(), settings, services=services)
+    # as if SIGKILL came after the last manifest write: no provenance, no render marker
+    (episode / "provenance/imagegen_provenance.json").unlink()
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok" and result.reused == 5
+    assert (episode / "provenance/imagegen_provenance.json").is_file()
+    assert run(episode, RunRequest(), settings, services=services).outcome == "up_to_date"
+    assert provider.total == 3
+
+
 def test_unknown_visual_type_is_skipped_with_a_reason(outputs, settings, counting):
     provider, services = counting
     doc = demo_doc()
@@ -98,7 +110,7 @@ def test_changing_one_chapter_regenerates_only_it(episode, settings, counting):
         assert after[f"images/{cid}.png"] == before[f"images/{cid}.png"]
     assert after["images/ch04.png"] != before["images/ch04.png"]
     marker = json.loads((episode / "render/draft.mp4.stale").read_text())
-    assert marker["reason"] == "images changed: ch04"
+    assert marker["reason"] == "images regenerated: ch04"
 
 
 def test_changed_style_prefix_regenerates_generated_chapters_only(episode, settings, counting):
