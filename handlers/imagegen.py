@@ -50,6 +50,7 @@ from handlers.prompts import WrittenPrompt, chapter_prompt, context_for
 from handlers.provenance import write_provenance
 from handlers.providers import ImageRequest
 from handlers.request_file import write_request_file
+from handlers.retry import Stopped
 from handlers.services import Services, build_services, template_settings_hash
 
 log = structlog.get_logger("imagegen")
@@ -422,7 +423,10 @@ class _EpisodeRun:
             budget.release(hold)
             raise _NotStarted(self.stop_reason or "stopping")
         try:
-            written = writer.write(ctx)
+            written = writer.write(ctx, stopped=self._stopping)
+        except Stopped:
+            budget.release(hold)
+            raise _NotStarted(self.stop_reason or "stopping") from None
         except BaseException:
             budget.release(hold)
             raise
@@ -467,10 +471,14 @@ class _EpisodeRun:
                 width=frame.width,
                 height=frame.height,
                 seed=self.settings.image.seed,
+                stopped=self._stopping,
             )
             started = time.monotonic()
             try:
                 got = step.provider.generate(req)
+            except Stopped:
+                budget.release(hold)
+                raise _NotStarted(self.stop_reason or "stopping") from None
             except ContentRejected:
                 budget.release(hold)
                 raise

@@ -47,6 +47,10 @@ def _default_table() -> dict[str, float]:
             "text:claude-sonnet-4-6:output_per_mtok": 15.0,
             "text:claude-haiku-4-5:input_per_mtok": 1.0,
             "text:claude-haiku-4-5:output_per_mtok": 5.0,
+            "text:gpt-4.1-mini:input_per_mtok": 0.4,
+            "text:gpt-4.1-mini:output_per_mtok": 1.6,
+            "text:gpt-4o-mini:input_per_mtok": 0.15,
+            "text:gpt-4o-mini:output_per_mtok": 0.6,
         }
     )
     return table

@@ -8,6 +8,7 @@ an LLM writer (handlers/llm_writers.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,7 +52,9 @@ class PromptWriter(Protocol):
     model: str | None
     paid: bool
 
-    def write(self, ctx: PromptContext) -> WrittenPrompt: ...
+    def write(
+        self, ctx: PromptContext, stopped: Callable[[], bool] | None = None
+    ) -> WrittenPrompt: ...
 
 
 class TemplateWriter:
@@ -64,7 +67,9 @@ class TemplateWriter:
     def __init__(self, template: PromptTemplate) -> None:
         self.template = template
 
-    def write(self, ctx: PromptContext) -> WrittenPrompt:
+    def write(
+        self, ctx: PromptContext, stopped: Callable[[], bool] | None = None
+    ) -> WrittenPrompt:
         text = self.template.render(self.template.prompt, ctx.values(self.template))
         return WrittenPrompt(text=" ".join(text.split()), source="writer:template")
 

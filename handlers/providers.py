@@ -7,6 +7,7 @@ one place with a Protocol; everything else is plain functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 from PIL import Image
@@ -23,6 +24,8 @@ class ImageRequest:
     width: int
     height: int
     seed: int = 0
+    # True once no further paid call may start (shutdown, or the episode halted).
+    stopped: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from config.settings import ImageModel, Settings
 from handlers.hashing import sha256_json
+from handlers.llm_writers import AnthropicWriter, OpenAIChatWriter
 from handlers.offline import OfflineRenderer
+from handlers.openai_images import OpenAIImages
 from handlers.pricing import PriceTable
 from handlers.prompt_template import PromptTemplate, load_template
 from handlers.prompts import PromptContext, PromptWriter, TemplateWriter
@@ -111,8 +113,6 @@ def build_services(settings: Settings) -> Services:
 def _provider_for(spec: ImageModel, settings: Settings, prices: PriceTable) -> ImageProvider:
     if spec.provider == "offline":
         return OfflineRenderer(font_path=settings.brand.font_path)
-    from handlers.openai_images import OpenAIImages
-
     return OpenAIImages(spec, settings, prices)
 
 
@@ -127,8 +127,6 @@ def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable
             writer = "template"
     if writer == "template":
         return TemplateWriter(template)
-    from handlers.llm_writers import AnthropicWriter, OpenAIChatWriter
-
     if writer == "anthropic":
         return AnthropicWriter(settings, template, prices)
     return OpenAIChatWriter(settings, template, prices)

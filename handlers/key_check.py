@@ -1,0 +1,50 @@
+"""Check an API key once with a free request (GET /v1/models) before the first paid
+call, so a bad key stops the episode after one request even with parallel workers.
+
+Only a 401 counts as a bad key: a 403 there may just mean a restricted key without
+model-listing rights, and a 404 a compatible server without the endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+
+import anthropic
+import openai
+
+from handlers.errors import AuthError
+from handlers.retry import scrub
+
+_verified: set[str] = set()
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def ensure_key_works(kind: str, base_url: str | None, key: str, probe: Callable[[], object]) -> None:
+    fingerprint = hashlib.sha256(f"{kind}\0{base_url}\0{key}".encode()).hexdigest()
+    with _guard:
+        if fingerprint in _verified:
+            return
+        lock = _locks.setdefault(fingerprint, threading.Lock())
+    with lock:  # the first worker probes, the others wait for its verdict
+        if fingerprint in _verified:
+            return
+        try:
+            probe()
+        except (openai.AuthenticationError, anthropic.AuthenticationError) as e:
+            raise AuthError(
+                f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API key "
+                "(OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no further "
+                "calls are made for this episode"
+            ) from None
+        except (openai.APIError, anthropic.APIError):
+            pass  # inconclusive: the real call will tell
+        with _guard:
+            _verified.add(fingerprint)
+
+
+def forget_verified_keys() -> None:
+    """For tests and SIGHUP: check keys again on next use."""
+    with _guard:
+        _verified.clear()

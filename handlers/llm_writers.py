@@ -1,0 +1,186 @@
+"""LLM prompt writers: Claude (Anthropic Messages) and OpenAI Chat Completions.
+
+System and user parts come from the template's `# System` and `# User` sections, the
+model, temperature and max_tokens from its front matter (`prompt.model` overrides
+the model). The answer is cleaned to a bare prompt and bounded in length."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import openai
+
+from config.settings import Settings
+from handlers.errors import ContentRejected
+from handlers.key_check import ensure_key_works
+from handlers.pricing import PriceTable
+from handlers.prompt_template import PromptTemplate
+from handlers.prompts import PromptContext, WrittenPrompt
+from handlers.retry import MalformedResponse, RateGate, call_with_retries
+
+# dall-e-3's limit; the style prefix comes on top, so the writer gets what is left.
+MAX_PROMPT_CHARS = 3500
+DEFAULT_OPENAI_CHAT_MODEL = "gpt-4.1-mini"
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+_PREAMBLE = re.compile(
+    r"^(here(?:'s| is)[^:\n]*:|sure[,!.][^\n]*\n|certainly[,!.][^\n]*\n|"
+    r"(?:image )?prompt\s*:)\s*",
+    re.IGNORECASE,
+)
+
+
+def clean_prompt(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
+    """A bare prompt: no markdown fences, no preamble, no wrapping quotes, one paragraph,
+    cut at a word boundary within `limit` characters."""
+    text = text.strip()
+    text = _FENCE.sub("", text).strip()
+    for _ in range(2):
+        text = _PREAMBLE.sub("", text, count=1).strip()
+    text = text.strip().strip('"“”\'').strip()
+    text = re.sub(r"^\s*[-*#>]+\s*", "", text, flags=re.MULTILINE)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "."
+    return text
+
+
+class _LLMWriter:
+    name = "llm"
+    paid = True
+
+    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
+        self.template = template
+        self.prices = prices
+        self.retry = settings.retry
+        self.gate = RateGate()
+        self.style_prefix = settings.prompt.style_prefix
+        self.model: str | None = settings.prompt.model or template.model
+
+    def _messages(self, ctx: PromptContext) -> tuple[str, str]:
+        values = ctx.values(self.template)
+        return (
+            self.template.render(self.template.system, values),
+            self.template.render(self.template.user, values),
+        )
+
+    def _finish(self, text: str, usage: dict[str, int]) -> WrittenPrompt:
+        assert self.model is not None
+        body = clean_prompt(text, MAX_PROMPT_CHARS - len(self.style_prefix))
+        if not body:
+            raise MalformedResponse(f"{self.name}:{self.model} answered an empty prompt")
+        cost = self.prices.text_cost(
+            self.model, usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+        )
+        return WrittenPrompt(
+            text=self.style_prefix + body,
+            source=f"writer:{self.name}",
+            model=self.model,
+            usage=usage,
+            cost_usd=cost,
+        )
+
+
+class AnthropicWriter(_LLMWriter):
+    name = "anthropic"
+
+    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
+        super().__init__(settings, template, prices)
+        cfg = settings.anthropic
+        self.client = anthropic.Anthropic(
+            api_key=cfg.api_key.get_secret_value() if cfg.api_key else "missing-key",
+            base_url=cfg.base_url,
+            timeout=cfg.timeout_seconds,
+            max_retries=0,
+        )
+
+    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
+        system, user = self._messages(ctx)
+        assert self.model is not None
+        model = self.model
+        client = self.client
+        ensure_key_works("anthropic", str(client.base_url), client.api_key or "", client.models.list)
+
+        def call() -> tuple[str, dict[str, int]]:
+            # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
+            msg: Any = self.client.messages.create(
+                model=model,
+                max_tokens=self.template.max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": user}],
+            )
+            if getattr(msg, "stop_reason", None) == "refusal":
+                raise ContentRejected(f"anthropic:{model} refused to write a prompt")
+            text = "".join(
+                getattr(block, "text", "") for block in (msg.content or [])
+                if getattr(block, "type", None) == "text"
+            )
+            if not text.strip():
+                raise MalformedResponse(f"anthropic:{model} answered no text")
+            u = msg.usage
+            return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+
+        (text, usage), _ = call_with_retries(
+            call, what=f"anthropic:{model} prompt", policy=self.retry, gate=self.gate,
+            stopped=stopped,
+        )
+        return self._finish(text, usage)
+
+
+class OpenAIChatWriter(_LLMWriter):
+    name = "openai"
+
+    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
+        super().__init__(settings, template, prices)
+        if settings.prompt.model is None and template.model.startswith("claude"):
+            # The template names a Claude model; the OpenAI writer needs one of its own.
+            self.model = DEFAULT_OPENAI_CHAT_MODEL
+        cfg = settings.openai
+        self.client = openai.OpenAI(
+            api_key=cfg.api_key.get_secret_value() if cfg.api_key else "missing-key",
+            base_url=cfg.base_url,
+            organization=cfg.organization,
+            timeout=cfg.timeout_seconds,
+            max_retries=0,
+        )
+
+    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
+        system, user = self._messages(ctx)
+        assert self.model is not None
+        model = self.model
+        client = self.client
+        ensure_key_works("openai", str(client.base_url), client.api_key, client.models.list)
+
+        def call() -> tuple[str, dict[str, int]]:
+            resp: Any = self.client.chat.completions.create(
+                model=model,
+                max_tokens=self.template.max_tokens,
+                temperature=self.template.temperature,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": user},
+                ],
+            )
+            if not resp.choices:
+                raise MalformedResponse(f"openai:{model} answered no choices")
+            choice = resp.choices[0]
+            if choice.finish_reason == "content_filter":
+                raise ContentRejected(f"openai:{model} content filter stopped the prompt")
+            text = choice.message.content or ""
+            if not text.strip():
+                raise MalformedResponse(f"openai:{model} answered an empty message")
+            u = resp.usage
+            usage = {
+                "input_tokens": getattr(u, "prompt_tokens", 0) or 0,
+                "output_tokens": getattr(u, "completion_tokens", 0) or 0,
+            }
+            return text, usage
+
+        (text, usage), _ = call_with_retries(
+            call, what=f"openai:{model} prompt", policy=self.retry, gate=self.gate,
+            stopped=stopped,
+        )
+        return self._finish(text, usage)
