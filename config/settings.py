@@ -27,6 +27,40 @@ _SIZE_RE = re.compile(r"^(auto|\d{2,5}x\d{2,5})$")
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
+GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
+GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+DALLE3_QUALITIES = ("standard", "hd")
+DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
+
+
+def check_image_model(model: str, size: str, quality: str, style: str | None) -> None:
+    """Size, quality and style must be ones the model accepts (the API's own rules).
+    Models we do not know (another OpenAI-compatible server) are passed through."""
+    if model == "dall-e-3":
+        _one_of("quality", quality, DALLE3_QUALITIES, model)
+        _one_of("size", size, DALLE3_SIZES, model)
+        return
+    if style is not None:
+        raise ValueError(f"style is a dall-e-3 option; {model} does not take one (remove it)")
+    if not (model.startswith("gpt-image") or model == "chatgpt-image-latest"):
+        return
+    _one_of("quality", quality, GPT_IMAGE_QUALITIES, model)
+    if model.startswith("gpt-image-2") and size != "auto":
+        w, h = (int(v) for v in size.split("x"))
+        if w % 16 or h % 16 or max(w, h) > 3840 or min(w, h) > 2160 or max(w, h) > 3 * min(w, h):
+            raise ValueError(
+                f"size {size} is not valid for {model}: both sides multiples of 16, "
+                "at most 3840x2160, aspect between 1:3 and 3:1"
+            )
+        return
+    _one_of("size", size, GPT_IMAGE_SIZES, model)
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...], model: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{key} {value!r} is not valid for {model}; allowed: {', '.join(allowed)}")
+
+
 class _Section(BaseModel):
     # Typos in a config file must be errors, not silently ignored defaults.
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -48,6 +82,12 @@ class ImageModel(_Section):
             raise ValueError("size must be 'WIDTHxHEIGHT' (e.g. '1536x1024') or 'auto'")
         return v
 
+    @model_validator(mode="after")
+    def _fits_model(self) -> ImageModel:
+        if self.provider == "openai":
+            check_image_model(self.model, self.size, self.quality, self.style)
+        return self
+
 
 class ImageSettings(_Section):
     provider: Literal["auto", "offline", "openai"] = Field(
@@ -65,6 +105,12 @@ class ImageSettings(_Section):
     @classmethod
     def _size_form(cls, v: str) -> str:
         return ImageModel._size_form(v)
+
+    @model_validator(mode="after")
+    def _fits_model(self) -> ImageSettings:
+        if self.provider != "offline":
+            check_image_model(self.model, self.size, self.quality, self.style)
+        return self
 
 
 class FrameSettings(_Section):

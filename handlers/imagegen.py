@@ -146,6 +146,7 @@ class _EpisodeRun:
         self.planned: list[str] = []
         self.manifest_sha: str | None = None
         self._render_invalidated = False
+        self.dead_steps: set[int] = set()
 
     @property
     def log(self) -> structlog.typing.FilteringBoundLogger:
@@ -451,9 +452,11 @@ class _EpisodeRun:
         ch = plan.chapter
         frame = self.settings.frame
         errors: list[str] = []
-        for step in services.chain:
+        for index, step in enumerate(services.chain):
+            if index in self.dead_steps:
+                continue
             spec = step.spec
-            price, _known = services.image_price(spec)
+            price = services.image_reservation(spec, written.text)
             hold = budget.reserve(price)
             if hold is None:
                 raise _CostCap(
@@ -479,15 +482,18 @@ class _EpisodeRun:
             except Stopped:
                 budget.release(hold)
                 raise _NotStarted(self.stop_reason or "stopping") from None
-            except ContentRejected:
+            except (ContentRejected, AuthError):
                 budget.release(hold)
                 raise
-            except (AuthError, ConfigurationError):
+            except ConfigurationError as e:
+                # e.g. a retired model: useless for every chapter, but a fallback may serve.
                 budget.release(hold)
-                raise
+                self._kill_step(index, len(services.chain), str(e))
+                errors.append(str(e))
+                continue
             except ProviderError as e:
                 budget.release(hold)
-                errors.append(f"{step.label}: {e}")
+                errors.append(str(e))
                 self.log.warning(
                     "image_provider_failed",
                     chapter_id=ch.chapter_id,
@@ -618,6 +624,14 @@ class _EpisodeRun:
             for k, v in tokens.items():
                 if v:
                     self.tokens[k] = self.tokens.get(k, 0) + v
+
+    def _kill_step(self, index: int, chain_length: int, reason: str) -> None:
+        with self._cost_lock:
+            self.dead_steps.add(index)
+            all_dead = len(self.dead_steps) >= chain_length
+        self.log.error("image_model_unusable", error=reason)
+        if all_dead:
+            self._halt(reason)
 
     def _halt(self, reason: str) -> None:
         """Stop the episode: no further calls (bad credentials, unknown model)."""

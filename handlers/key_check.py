@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 
 import anthropic
@@ -17,11 +18,17 @@ from handlers.errors import AuthError
 from handlers.retry import scrub
 
 _verified: set[str] = set()
+# A failed check is remembered briefly so the workers waiting on it do not each ask
+# again; briefly, so a key fixed on the provider's side works again within a minute.
+_failed: dict[str, tuple[float, str]] = {}
+FAILURE_TTL_SECONDS = 60.0
 _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
-def ensure_key_works(kind: str, base_url: str | None, key: str, probe: Callable[[], object]) -> None:
+def ensure_key_works(
+    kind: str, base_url: str | None, key: str, probe: Callable[[], object]
+) -> None:
     fingerprint = hashlib.sha256(f"{kind}\0{base_url}\0{key}".encode()).hexdigest()
     with _guard:
         if fingerprint in _verified:
@@ -30,14 +37,19 @@ def ensure_key_works(kind: str, base_url: str | None, key: str, probe: Callable[
     with lock:  # the first worker probes, the others wait for its verdict
         if fingerprint in _verified:
             return
+        failed = _failed.get(fingerprint)
+        if failed is not None and time.monotonic() - failed[0] < FAILURE_TTL_SECONDS:
+            raise AuthError(failed[1])
         try:
             probe()
         except (openai.AuthenticationError, anthropic.AuthenticationError) as e:
-            raise AuthError(
+            message = (
                 f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API key "
                 "(OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no further "
                 "calls are made for this episode"
-            ) from None
+            )
+            _failed[fingerprint] = (time.monotonic(), message)
+            raise AuthError(message) from None
         except (openai.APIError, anthropic.APIError):
             pass  # inconclusive: the real call will tell
         with _guard:
@@ -48,3 +60,4 @@ def forget_verified_keys() -> None:
     """For tests and SIGHUP: check keys again on next use."""
     with _guard:
         _verified.clear()
+        _failed.clear()

@@ -37,10 +37,10 @@ def clean_prompt(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
     """A bare prompt: no markdown fences, no preamble, no wrapping quotes, one paragraph,
     cut at a word boundary within `limit` characters."""
     text = text.strip()
-    text = _FENCE.sub("", text).strip()
-    for _ in range(2):
+    for _ in range(3):  # "Here is the prompt:\n```...```" nests a fence in a preamble
+        text = _FENCE.sub("", text).strip()
         text = _PREAMBLE.sub("", text, count=1).strip()
-    text = text.strip().strip('"“”\'').strip()
+    text = text.strip().strip("\"“”'").strip()
     text = re.sub(r"^\s*[-*#>]+\s*", "", text, flags=re.MULTILINE)
     text = " ".join(text.split())
     if len(text) > limit:
@@ -102,7 +102,9 @@ class AnthropicWriter(_LLMWriter):
         assert self.model is not None
         model = self.model
         client = self.client
-        ensure_key_works("anthropic", str(client.base_url), client.api_key or "", client.models.list)
+        ensure_key_works(
+            "anthropic", str(client.base_url), client.api_key or "", client.models.list
+        )
 
         def call() -> tuple[str, dict[str, int]]:
             # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
@@ -115,7 +117,8 @@ class AnthropicWriter(_LLMWriter):
             if getattr(msg, "stop_reason", None) == "refusal":
                 raise ContentRejected(f"anthropic:{model} refused to write a prompt")
             text = "".join(
-                getattr(block, "text", "") for block in (msg.content or [])
+                getattr(block, "text", "")
+                for block in (msg.content or [])
                 if getattr(block, "type", None) == "text"
             )
             if not text.strip():
@@ -124,7 +127,10 @@ class AnthropicWriter(_LLMWriter):
             return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
 
         (text, usage), _ = call_with_retries(
-            call, what=f"anthropic:{model} prompt", policy=self.retry, gate=self.gate,
+            call,
+            what=f"anthropic:{model} prompt",
+            policy=self.retry,
+            gate=self.gate,
             stopped=stopped,
         )
         return self._finish(text, usage)
@@ -180,7 +186,10 @@ class OpenAIChatWriter(_LLMWriter):
             return text, usage
 
         (text, usage), _ = call_with_retries(
-            call, what=f"openai:{model} prompt", policy=self.retry, gate=self.gate,
+            call,
+            what=f"openai:{model} prompt",
+            policy=self.retry,
+            gate=self.gate,
             stopped=stopped,
         )
         return self._finish(text, usage)

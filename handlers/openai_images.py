@@ -56,7 +56,9 @@ class OpenAIImages:
 
     def generate(self, request: ImageRequest) -> GeneratedImage:
         spec = self.spec
-        ensure_key_works("openai", str(self.client.base_url), self.client.api_key, self.client.models.list)
+        ensure_key_works(
+            "openai", str(self.client.base_url), self.client.api_key, self.client.models.list
+        )
         prompt = request.prompt[: prompt_limit(spec.model)]
         params: dict[str, Any] = {"model": spec.model, "prompt": prompt, "n": 1, "size": spec.size}
         if is_dalle(spec.model):
@@ -73,7 +75,11 @@ class OpenAIImages:
             return _decode(response, spec.model), response
 
         (image, response), attempts = call_with_retries(
-            call, what=f"{self.name} image", policy=self.retry, gate=self.gate, stopped=request.stopped
+            call,
+            what=f"{self.name} image",
+            policy=self.retry,
+            gate=self.gate,
+            stopped=request.stopped,
         )
         usage = _usage(response)
         cost = self.prices.image_from_usage(spec.model, usage) if usage else None

@@ -82,6 +82,14 @@ class PriceTable:
                     return self.prices[key], True
         return UNKNOWN_IMAGE_PRICE, False
 
+    def image_reservation(self, model: str, quality: str, size: str, prompt: str) -> float:
+        """What to hold before an image call: the per-image price plus the prompt's text
+        tokens where the model bills them (counted at 2 characters a token: generous
+        for Turkish), so that the bill never exceeds the hold."""
+        price, _ = self.image(model, quality, size)
+        text_rate = self.prices.get(f"tokens:{model}:text_in_per_mtok", 0.0)
+        return price + (len(prompt) / 2 + 16) * text_rate / 1_000_000
+
     def image_from_usage(self, model: str, usage: Mapping[str, object]) -> float | None:
         """Actual cost of a GPT image call from its token usage, when the model is priced so."""
         text_rate = self.prices.get(f"tokens:{model}:text_in_per_mtok")

@@ -67,9 +67,7 @@ class TemplateWriter:
     def __init__(self, template: PromptTemplate) -> None:
         self.template = template
 
-    def write(
-        self, ctx: PromptContext, stopped: Callable[[], bool] | None = None
-    ) -> WrittenPrompt:
+    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         text = self.template.render(self.template.prompt, ctx.values(self.template))
         return WrittenPrompt(text=" ".join(text.split()), source="writer:template")
 

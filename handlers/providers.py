@@ -6,8 +6,8 @@ one place with a Protocol; everything else is plain functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from PIL import Image

@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -62,15 +61,12 @@ class Stopped(ImagegenError):
     """Shutdown came between attempts: no further paid call was made."""
 
 
-@dataclass
 class RateGate:
     """Shared by every worker using one provider: a 429 pauses them all, so parallel
     chapters slow down together instead of each hammering the limit."""
 
-    _resume_at: float = 0.0
-    _lock: threading.Lock = threading.Lock()
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self._resume_at = 0.0
         self._lock = threading.Lock()
 
     def hold_until(self, delay: float) -> None:
@@ -120,12 +116,15 @@ def call_with_retries(
         try:
             return fn()
         except Exception as e:
-            raise classify(e, what, policy) from None
+            error = classify(e, what, policy)
+            if isinstance(error, RetryableError) and error.delay is not None:
+                # At once, so the other workers hold before their next request.
+                gate.hold_until(error.delay)
+            raise error from None
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableError) and exc.delay is not None:
-            gate.hold_until(exc.delay)
             return 0.0  # the gate does the waiting, for every worker at once
         return float(backoff(state))
 
@@ -134,7 +133,9 @@ def call_with_retries(
             raise Stopped(f"{what}: not retried, imagegen is stopping")
 
     backoff = wait_exponential_jitter(
-        initial=policy.initial_backoff_seconds, max=policy.max_backoff_seconds, jitter=0.25
+        multiplier=policy.initial_backoff_seconds,
+        max=policy.max_backoff_seconds,
+        jitter=policy.initial_backoff_seconds * 0.25,
     )
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),

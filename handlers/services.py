@@ -61,6 +61,11 @@ class Services:
             return 0.0, True
         return self.prices.image(spec.model, spec.quality, spec.size)
 
+    def image_reservation(self, spec: ImageModel, prompt: str) -> float:
+        if spec.provider == "offline":
+            return 0.0
+        return self.prices.image_reservation(spec.model, spec.quality, spec.size, prompt)
+
     def writer_estimate(self, ctx: PromptContext) -> float:
         """The most an LLM prompt call can cost: input estimated from characters
         (about 3 per token, generous), output at the template's max_tokens."""

@@ -92,3 +92,29 @@ def test_keys_from_env_and_credentials(tmp_path, monkeypatch):
     assert s.anthropic.api_key is not None
     assert s.anthropic.api_key.get_secret_value() == "sk-ant-cred-456"
     assert "sk-env-123" not in repr(s) and "sk-env-123" not in s.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('model = "dall-e-3"\nquality = "medium"', "quality 'medium' is not valid for dall-e-3"),
+        ('model = "dall-e-3"\nquality = "hd"\nsize = "1536x1024"', "size '1536x1024' is not valid"),
+        ('model = "gpt-image-1.5"\nsize = "1792x1024"', "allowed: 1024x1024, 1536x1024"),
+        ('model = "gpt-image-1"\nstyle = "vivid"', "style is a dall-e-3 option"),
+        ('model = "gpt-image-2"\nsize = "1920x1080"', "multiples of 16"),
+    ],
+)
+def test_image_options_must_fit_the_model(tmp_path, section, message):
+    toml = write_toml(tmp_path, f"[image]\n{section}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(toml)
+
+
+def test_valid_model_options(tmp_path):
+    toml = write_toml(
+        tmp_path,
+        '[image]\nmodel = "dall-e-3"\nquality = "hd"\nsize = "1792x1024"\nstyle = "natural"\n'
+        '[[image.fallback]]\nmodel = "gpt-image-2"\nsize = "1920x1088"\nquality = "high"\n',
+    )
+    s = load_settings(toml)
+    assert s.image.style == "natural" and s.image.fallback[0].size == "1920x1088"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from PIL import Image
 
 from tests.fakeapi import (
+    Fail,
     FakeAPI,
     Ok,
     bad_base64,
@@ -112,6 +114,17 @@ def test_dalle3_success_has_revised_prompt_and_no_usage(fake: FakeAPI) -> None:
     assert result.data[0].revised_prompt
     assert decode_image(result.data[0].b64_json).size == (1792, 1024)
     assert result.usage is None
+
+
+def test_dalle_url_answers_point_at_served_images(fake: FakeAPI) -> None:
+    result = openai_client(fake).images.generate(
+        model="dall-e-3", prompt="a boat", size="1024x1792", response_format="url"
+    )
+    assert result.data and result.data[0].url and result.data[0].b64_json is None
+    with urllib.request.urlopen(result.data[0].url, timeout=5) as response:
+        image = Image.open(io.BytesIO(response.read()))
+    assert image.size == (1024, 1792)
+    assert image.convert("RGB").getpixel((0, 0)) == prompt_colour("a boat")
 
 
 def test_different_prompts_give_different_images(fake: FakeAPI) -> None:
@@ -263,7 +276,9 @@ def test_plain_text_rate_limit_keeps_the_text_as_body(fake: FakeAPI) -> None:
 
 
 def test_sdk_retries_send_their_retry_count(fake: FakeAPI) -> None:
-    fake.add_rule("images", [rate_limited(retry_after_ms=1), server_error(502)])
+    fake.add_rule(
+        "images", [rate_limited(retry_after_ms=1), Fail(502, headers={"retry-after-ms": "1"})]
+    )
     result = openai_client(fake, max_retries=2).images.generate(model="gpt-image-1", prompt="x")
 
     assert result.data
@@ -351,6 +366,20 @@ def test_connection_reset_is_a_connection_error_and_the_client_recovers(fake: Fa
 
 
 # ------------------------------------------------------------------ rules and concurrency
+
+
+def test_fail_sends_a_custom_body_and_headers(fake: FakeAPI) -> None:
+    fake.add_rule("chat", [Fail(409, body={"error": {"message": "busy", "code": "locked"}})])
+    fake.add_rule("chat", [Fail(502, body="<html>bad gateway</html>", headers={"X-Trace": "1"})])
+    client = openai_client(fake)
+    messages: list[Any] = [{"role": "user", "content": "x"}]
+    with pytest.raises(openai.ConflictError) as conflict:
+        client.chat.completions.create(model="gpt-5-mini", messages=messages)
+    assert conflict.value.code == "locked"
+    with pytest.raises(openai.InternalServerError) as gateway:
+        client.chat.completions.create(model="gpt-5-mini", messages=messages)
+    assert gateway.value.body == "<html>bad gateway</html>"
+    assert gateway.value.response.headers["x-trace"] == "1"
 
 
 def test_rule_consumes_responses_then_falls_through(fake: FakeAPI) -> None:

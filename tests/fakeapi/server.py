@@ -34,6 +34,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/images/generations"): "images",
     ("POST", "/v1/chat/completions"): "chat",
     ("POST", "/v1/messages"): "messages",
+    # Free in the real APIs; imagegen lists models once to check a key before paying.
+    ("GET", "/v1/models"): "models",
 }
 _FILE_RE = re.compile(r"^/_fake/files/(\d+)x(\d+)-([0-9a-f]{6})\.(png|jpeg|webp)$")
 
@@ -99,6 +101,7 @@ class FakeAPI:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._in_flight: Counter[str] = Counter()
         self._clear_counters()
 
     # ------------------------------------------------------------ lifecycle
@@ -226,8 +229,8 @@ class FakeAPI:
         self._images_generated = 0
         self._paid_prompts: Counter[str] = Counter()
         self._paid_by_model: Counter[str] = Counter()
-        self._in_flight: Counter[str] = Counter()
-        self._max_in_flight: Counter[str] = Counter()
+        # In-flight requests survive a reset (their ends would go negative otherwise).
+        self._max_in_flight: Counter[str] = Counter(self._in_flight)
         self.errors: list[str] = []
 
     @property
@@ -321,14 +324,13 @@ class FakeAPI:
 
     # ------------------------------------------------------------ decisions (handler side)
 
-    def _decide(self, endpoint: str, headers: dict[str, str], raw: bytes, request_id: str) -> Reply:
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+    def _decide(self, endpoint: str, headers: dict[str, str], body: Any, request_id: str) -> Reply:
+        """The answer to one API request; ``body`` is the parsed JSON (None if not JSON)."""
         given = _api_key(endpoint, headers)
         if given != self.api_key:
             return wire.auth_error(endpoint, given, request_id)
+        if endpoint == "models":
+            return _kind(json_reply(200, wire.models_list()), "ok")
         if endpoint == "messages" and not headers.get("anthropic-version"):
             payload = wire.anthropic_error(
                 "invalid_request_error", "anthropic-version: header is required", request_id
@@ -363,8 +365,10 @@ class FakeAPI:
             self._in_flight[endpoint] -= 1
             self._changed.notify_all()
 
-    def _record(self, record: RequestRecord) -> None:
+    def _record(self, record: RequestRecord, end_flight: bool = False) -> None:
         with self._changed:
+            if end_flight:
+                self._in_flight[record.endpoint] -= 1
             self._requests.append(record)
             status = "reset" if record.status is None else str(record.status)
             self._status_counts[(record.endpoint, status)] += 1
@@ -428,7 +432,7 @@ def _kind(reply: Reply, kind: str) -> Reply:
 def _api_key(endpoint: str, headers: dict[str, str]) -> str | None:
     # anthropic 2.x sends its api_key as "Authorization: Bearer"; raw HTTP callers and older
     # SDKs send x-api-key. The messages endpoint takes either, x-api-key first.
-    if endpoint == "messages" and headers.get("x-api-key"):
+    if endpoint in ("messages", "models") and headers.get("x-api-key"):
         return headers["x-api-key"]
     authorization = headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
@@ -471,6 +475,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # True between _begin and the moment the answer is recorded.
+    _in_flight: bool = False
 
     def setup(self) -> None:
         super().setup()
@@ -525,8 +531,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         fake._begin(endpoint)
+        self._in_flight = True
         try:
-            reply = fake._decide(endpoint, headers, raw, request_id)
+            reply = fake._decide(endpoint, headers, body, request_id)
             delay = reply.delay
             if delay is None:
                 delay = fake.latency_for(endpoint) if reply.status == 200 else 0.0
@@ -534,7 +541,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = Reply(status=0, reset=True, kind="stopped")
             self._finish_request(endpoint, headers, body, reply, received, request_id)
         finally:
-            fake._end(endpoint)
+            if self._in_flight:
+                fake._end(endpoint)
 
     def _finish_request(
         self,
@@ -562,8 +570,10 @@ class _Handler(BaseHTTPRequestHandler):
             delivered=delivered,
             images=reply.images if reply.status == 200 else 0,
         )
-        # Counted before the bytes go out, so a client that has its answer sees the counters.
-        fake._record(record)
+        # Counted (and out of flight) before the bytes go out, so a client that has its
+        # answer sees counters that include it.
+        fake._record(record, end_flight=self._in_flight)
+        self._in_flight = False
         if reply.reset or not delivered:
             self._reset()
             return

@@ -403,3 +403,29 @@ def success(ctx: RequestContext, text: str | None = None) -> Reply:
     if ctx.endpoint == "chat":
         return chat_success(ctx, text)
     return message_success(ctx, text)
+
+
+MODELS = ("gpt-image-1", "gpt-image-1.5", "gpt-image-1-mini", "gpt-image-2", "claude-haiku-4-5")
+
+
+def models_list() -> dict[str, object]:
+    """GET /v1/models in a shape both SDKs parse (OpenAI's list and Anthropic's page)."""
+    data = [
+        {
+            "id": m,
+            "object": "model",
+            "type": "model",
+            "created": 1_700_000_000,
+            "created_at": "2025-10-01T00:00:00Z",
+            "owned_by": "fake",
+            "display_name": m,
+        }
+        for m in MODELS
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": False,
+        "first_id": MODELS[0],
+        "last_id": MODELS[-1],
+    }

@@ -27,7 +27,7 @@ class LedgerProvider:
         self.ledger = ledger
 
     def generate(self, request: ImageRequest) -> GeneratedImage:
-        time.sleep(random.uniform(0.1, 0.25))
+        time.sleep(random.uniform(0.2, 0.35))
         image = self.inner.generate(request)
         # O_APPEND lines are atomic: the ledger is what the 'provider' billed.
         fd = os.open(self.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
