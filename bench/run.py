@@ -7,11 +7,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_offline
+from bench import bench_concurrency, bench_offline
 
 
 def main() -> None:
     bench_offline.main()
+    bench_concurrency.main()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from PIL import Image
@@ -355,28 +355,46 @@ class _EpisodeRun:
     def _generate_all(
         self, episode: Episode, plans: list[ChapterPlan], budget: Budget, services: Services
     ) -> None:
+        """`concurrency` workers make the API calls; fitting, encoding and writing the
+        image runs in a pool of its own, so a paid-call slot never waits on the CPU."""
         workers = max(1, self.settings.image.concurrency)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagegen-chapter") as pool:
-            pending: dict[Future[ManifestEntry | None], ChapterPlan] = {}
+        with (
+            ThreadPoolExecutor(workers, thread_name_prefix="imagegen-call") as calls_pool,
+            ThreadPoolExecutor(2, thread_name_prefix="imagegen-write") as write_pool,
+        ):
+            calls: dict[Future[ManifestEntry | _Ready | None], ChapterPlan] = {}
+            writes: set[Future[ManifestEntry]] = set()
             queue = list(plans)
-            while queue or pending:
-                while queue and len(pending) < workers and not self._stopping():
+            while queue or calls or writes:
+                while queue and len(calls) < workers and not self._stopping():
                     plan = queue.pop(0)
-                    pending[pool.submit(self._generate, plan, services, budget)] = plan
-                if not pending:
+                    calls[calls_pool.submit(self._generate, plan, services, budget)] = plan
+                if not calls and not writes:
                     break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                everything: list[Future[Any]] = [*calls, *writes]
+                done, _ = wait(everything, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    pending.pop(fut)
-                    entry = fut.result()
-                    if entry is not None:
-                        self._record(episode, entry)
+                    out = fut.result()
+                    if fut in writes:
+                        writes.remove(fut)
+                        self._record(episode, out)
+                        continue
+                    del calls[fut]
+                    if isinstance(out, _Ready):
+                        writes.add(write_pool.submit(self._write_ready, out))
+                    elif out is not None:
+                        self._record(episode, out)
+
+    def _write_ready(self, ready: _Ready) -> ManifestEntry:
+        frame = self.settings.frame
+        return self._write_image(ready.entry, fit_to_frame(ready.image, frame.width, frame.height))
 
     def _generate(
         self, plan: ChapterPlan, services: Services, budget: Budget
-    ) -> ManifestEntry | None:
-        """One chapter: prompt, then the image chain. Never raises: the entry says why;
-        None when shutdown came before anything was spent."""
+    ) -> ManifestEntry | _Ready | None:
+        """One chapter: prompt, then the image chain. Never raises: the entry says why,
+        or _Ready carries the image to write; None when shutdown came before anything
+        was spent."""
         ch = plan.chapter
         if self._stopping():
             return None
@@ -448,7 +466,7 @@ class _EpisodeRun:
         budget: Budget,
         written: WrittenPrompt,
         fields: dict[str, object],
-    ) -> ManifestEntry:
+    ) -> _Ready:
         ch = plan.chapter
         frame = self.settings.frame
         errors: list[str] = []
@@ -539,7 +557,7 @@ class _EpisodeRun:
                 cost_usd=round(got.cost_usd, 6),
                 duration_ms=round((time.monotonic() - started) * 1000),
             )
-            return self._write_image(entry, fit_to_frame(got.image, frame.width, frame.height))
+            return _Ready(entry, got.image)
         raise ProviderError("; ".join(errors) or "no image provider configured")
 
     # -- writing ---------------------------------------------------------------------
@@ -699,6 +717,14 @@ class _EpisodeRun:
             f"would generate {result.generated}, template {result.templates}; wrote {target}"
         )
         return result
+
+
+@dataclass
+class _Ready:
+    """A paid image back from the provider, still to be fitted and written."""
+
+    entry: ManifestEntry
+    image: Image.Image
 
 
 class _NotStarted(ImagegenError):

@@ -17,13 +17,15 @@ def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
     img = img.convert("RGB")
     if img.size == (width, height):
         return img
+    # The centred source region with the frame's aspect, resampled straight to the
+    # frame: no pixel outside the crop is ever computed.
     scale = max(width / img.width, height / img.height)
-    new_w = max(width, round(img.width * scale))
-    new_h = max(height, round(img.height * scale))
-    resized = img.resize((new_w, new_h), Image.Resampling.LANCZOS)
-    left = (new_w - width) // 2
-    top = (new_h - height) // 2
-    return resized.crop((left, top, left + width, top + height))
+    src_w = width / scale
+    src_h = height / scale
+    left = (img.width - src_w) / 2
+    top = (img.height - src_h) / 2
+    box = (left, top, left + src_w, top + src_h)
+    return img.resize((width, height), Image.Resampling.LANCZOS, box=box)
 
 
 def encode_png(img: Image.Image, meta: dict[str, str]) -> bytes:

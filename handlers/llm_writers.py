@@ -10,10 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import anthropic
-import openai
-
 from config.settings import Settings
+from handlers.clients import anthropic_client, openai_client
 from handlers.errors import ContentRejected
 from handlers.key_check import ensure_key_works
 from handlers.pricing import PriceTable
@@ -89,13 +87,7 @@ class AnthropicWriter(_LLMWriter):
 
     def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
         super().__init__(settings, template, prices)
-        cfg = settings.anthropic
-        self.client = anthropic.Anthropic(
-            api_key=cfg.api_key.get_secret_value() if cfg.api_key else "missing-key",
-            base_url=cfg.base_url,
-            timeout=cfg.timeout_seconds,
-            max_retries=0,
-        )
+        self.client = anthropic_client(settings.anthropic)
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         system, user = self._messages(ctx)
@@ -144,14 +136,7 @@ class OpenAIChatWriter(_LLMWriter):
         if settings.prompt.model is None and template.model.startswith("claude"):
             # The template names a Claude model; the OpenAI writer needs one of its own.
             self.model = DEFAULT_OPENAI_CHAT_MODEL
-        cfg = settings.openai
-        self.client = openai.OpenAI(
-            api_key=cfg.api_key.get_secret_value() if cfg.api_key else "missing-key",
-            base_url=cfg.base_url,
-            organization=cfg.organization,
-            timeout=cfg.timeout_seconds,
-            max_retries=0,
-        )
+        self.client = openai_client(settings.openai)
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         system, user = self._messages(ctx)

@@ -7,10 +7,10 @@ import base64
 import binascii
 from typing import Any
 
-import openai
 from PIL import Image
 
 from config.settings import ImageModel, Settings
+from handlers.clients import openai_client
 from handlers.images import decode_image
 from handlers.key_check import ensure_key_works
 from handlers.pricing import PriceTable
@@ -45,14 +45,7 @@ class OpenAIImages:
         self.prices = prices
         self.retry = settings.retry
         self.gate = gate or RateGate()
-        cfg = settings.openai
-        self.client = openai.OpenAI(
-            api_key=cfg.api_key.get_secret_value() if cfg.api_key else "missing-key",
-            base_url=cfg.base_url,
-            organization=cfg.organization,
-            timeout=cfg.timeout_seconds,
-            max_retries=0,  # ours are the only retries (handlers/retry.py)
-        )
+        self.client = openai_client(settings.openai)
 
     def generate(self, request: ImageRequest) -> GeneratedImage:
         spec = self.spec

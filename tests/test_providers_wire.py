@@ -482,3 +482,50 @@ def test_chapter_doc_visual_prompt_is_bounded(outputs, fake_api):
     run(episode, RunRequest(), settings)
     assert all(len(r.prompt or "") <= 4000 for r in image_requests(fake_api))
     assert time.time()  # keep the import used
+
+
+@pytest.mark.parametrize("kill_after", [0.45, 0.8, 1.3])
+def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fake_api, kill_after):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    fake_api.latency["images"] = 0.3
+    episode = only_diagrams("ep-sigkill", 9, outputs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
+    env.update(
+        OPENAI_API_KEY=KEY,
+        IMAGEGEN_CONFIG=str(REPO / "config/imagegen.default.toml"),
+        IMAGEGEN_OPENAI__BASE_URL=fake_api.openai_base_url,
+        IMAGEGEN_IMAGE__PROVIDER="openai",
+    )
+    cmd = [sys.executable, "-m", "daemon", "run", "--outputs-dir", str(outputs), str(episode)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert fake_api.wait_until(lambda f: f.count("images") >= 1, timeout=10)
+    time.sleep(kill_after)
+    assert proc.poll() is None, "the run finished before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {
+        c
+        for c, e in (
+            entries(episode) if (episode / "images/manifest.json").exists() else {}
+        ).items()
+        if e["status"] == "generated"
+    }
+    assert finished, "the kill should come after some chapters finished"
+    rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len(entries(episode)) == 9
+    by_chapter = {c: 0 for c in entries(episode)}
+    for prompt, n in fake_api.paid_prompts.items():
+        for cid in by_chapter:
+            if prompt.endswith(f"chapter {cid}"):
+                by_chapter[cid] += n
+    for cid in finished:
+        assert by_chapter[cid] == 1, f"{cid} had finished before the kill and was paid again"
+    # only the images in flight at the kill (at most the concurrency) were paid twice
+    assert sum(n - 1 for n in by_chapter.values()) <= 3

@@ -537,6 +537,8 @@ class _Handler(BaseHTTPRequestHandler):
             delay = reply.delay
             if delay is None:
                 delay = fake.latency_for(endpoint) if reply.status == 200 else 0.0
+            # Scripted latency is the server's whole time, rendering the answer included.
+            delay = max(0.0, delay - (time.monotonic() - received))
             if delay > 0 and fake._stopping.wait(delay):
                 reply = Reply(status=0, reset=True, kind="stopped")
             self._finish_request(endpoint, headers, body, reply, received, request_id)

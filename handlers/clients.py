@@ -1,0 +1,45 @@
+"""One SDK client per (server, key, options), shared by every provider and run.
+
+Clients are thread-safe and hold connection pools: sharing them lets the daemon keep
+connections alive across episodes, and a run does not pay for SSL set-up again."""
+
+from __future__ import annotations
+
+import threading
+
+import anthropic
+import openai
+
+from config.settings import AnthropicSettings, OpenAISettings
+
+_lock = threading.Lock()
+_openai: dict[tuple[object, ...], openai.OpenAI] = {}
+_anthropic: dict[tuple[object, ...], anthropic.Anthropic] = {}
+
+
+def openai_client(cfg: OpenAISettings) -> openai.OpenAI:
+    key = cfg.api_key.get_secret_value() if cfg.api_key else "missing-key"
+    ident = (key, cfg.base_url, cfg.organization, cfg.timeout_seconds)
+    with _lock:
+        client = _openai.get(ident)
+        if client is None:
+            client = _openai[ident] = openai.OpenAI(
+                api_key=key,
+                base_url=cfg.base_url,
+                organization=cfg.organization,
+                timeout=cfg.timeout_seconds,
+                max_retries=0,  # ours are the only retries (handlers/retry.py)
+            )
+        return client
+
+
+def anthropic_client(cfg: AnthropicSettings) -> anthropic.Anthropic:
+    key = cfg.api_key.get_secret_value() if cfg.api_key else "missing-key"
+    ident = (key, cfg.base_url, cfg.timeout_seconds)
+    with _lock:
+        client = _anthropic.get(ident)
+        if client is None:
+            client = _anthropic[ident] = anthropic.Anthropic(
+                api_key=key, base_url=cfg.base_url, timeout=cfg.timeout_seconds, max_retries=0
+            )
+        return client
