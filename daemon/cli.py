@@ -14,6 +14,7 @@ from handlers.chapters import load_chapters
 from handlers.errors import ImagegenError
 from handlers.imagegen import RunRequest, RunResult, run
 from handlers.plan import route_of
+from handlers.pricing import PRICES_DATE, PriceTable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("config", parents=[common], help="print the effective configuration")
+    p.add_argument("--prices", action="store_true", help="print the effective price table")
     p.set_defaults(func=_cmd_config)
     return parser
 
@@ -169,6 +171,11 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    if args.prices:
+        table = PriceTable.with_overrides(settings.prices)
+        print(f"# USD; built-in prices as of {PRICES_DATE}, overridden by [prices]")
+        print(json.dumps(dict(sorted(table.prices.items())), indent=2))
+        return EXIT_OK
     data = settings.model_dump(mode="json")
     for section in ("openai", "anthropic"):
         source = secret_source(section)

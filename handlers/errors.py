@@ -33,3 +33,7 @@ class AuthError(ImagegenError):
 
 class ConfigurationError(ImagegenError):
     """A setting is wrong (e.g. a model the server does not have)."""
+
+
+class Stopped(ImagegenError):
+    """Shutdown came between attempts of a call: no further paid call was made."""

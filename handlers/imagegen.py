@@ -31,6 +31,7 @@ from handlers.errors import (
     InputError,
     LockBusy,
     ProviderError,
+    Stopped,
 )
 from handlers.hashing import sha256_bytes
 from handlers.images import encode_png, fit_to_frame
@@ -50,7 +51,6 @@ from handlers.prompts import WrittenPrompt, chapter_prompt, context_for
 from handlers.provenance import write_provenance
 from handlers.providers import ImageRequest
 from handlers.request_file import write_request_file
-from handlers.retry import Stopped
 from handlers.services import Services, build_services, template_settings_hash
 
 log = structlog.get_logger("imagegen")

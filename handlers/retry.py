@@ -35,6 +35,7 @@ from handlers.errors import (
     ContentRejected,
     ImagegenError,
     ProviderError,
+    Stopped,
 )
 
 log = structlog.get_logger("imagegen")
@@ -55,10 +56,6 @@ class RetryableError(ProviderError):
     def __init__(self, message: str, delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
-
-
-class Stopped(ImagegenError):
-    """Shutdown came between attempts: no further paid call was made."""
 
 
 class RateGate:

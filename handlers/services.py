@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 from config.settings import ImageModel, Settings
 from handlers.hashing import sha256_json
-from handlers.llm_writers import AnthropicWriter, OpenAIChatWriter
 from handlers.offline import OfflineRenderer
-from handlers.openai_images import OpenAIImages
 from handlers.pricing import PriceTable
 from handlers.prompt_template import PromptTemplate, load_template
 from handlers.prompts import PromptContext, PromptWriter, TemplateWriter
@@ -118,6 +116,10 @@ def build_services(settings: Settings) -> Services:
 def _provider_for(spec: ImageModel, settings: Settings, prices: PriceTable) -> ImageProvider:
     if spec.provider == "offline":
         return OfflineRenderer(font_path=settings.brand.font_path)
+    # Imported here: the SDKs take about a second to import, which an offline run
+    # (the embedded defaults, `imagegen validate`) should not pay.
+    from handlers.openai_images import OpenAIImages
+
     return OpenAIImages(spec, settings, prices)
 
 
@@ -132,6 +134,8 @@ def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable
             writer = "template"
     if writer == "template":
         return TemplateWriter(template)
+    from handlers.llm_writers import AnthropicWriter, OpenAIChatWriter  # see _provider_for
+
     if writer == "anthropic":
         return AnthropicWriter(settings, template, prices)
     return OpenAIChatWriter(settings, template, prices)

@@ -95,3 +95,13 @@ def test_dry_run_prints_estimate(outputs):
     assert res.stdout.startswith("[DRY] ep-dry -> would generate 3, template 2")
     assert (ep / "images/imagegen_request.json").is_file()
     assert not (ep / "images/manifest.json").exists()
+
+
+def test_price_table_with_override(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[prices]\n"image:gpt-image-1.5:medium:1536x1024" = 0.07\n')
+    res = imagegen("config", "--prices", "--config", str(toml))
+    assert res.returncode == 0
+    table = json.loads(res.stdout.split("\n", 1)[1])
+    assert table["image:gpt-image-1.5:medium:1536x1024"] == 0.07
+    assert table["image:dall-e-3:hd:1792x1024"] == 0.12
