@@ -105,3 +105,27 @@ def test_price_table_with_override(tmp_path):
     table = json.loads(res.stdout.split("\n", 1)[1])
     assert table["image:gpt-image-1.5:medium:1536x1024"] == 0.07
     assert table["image:dall-e-3:hd:1792x1024"] == 0.12
+
+
+def test_keys_never_reach_output_logs_or_files(outputs, fake_api):
+    from tests.fakeapi import content_policy
+
+    secret = "sk-proj-ThisIsTheRealSecret0123456789"
+    ep = write_episode(outputs, "ep-secret")
+    fake_api.add_rule("images", [content_policy()], match="Cüzdan", repeat=True)
+    env = {
+        "OPENAI_API_KEY": secret,
+        "ANTHROPIC_API_KEY": secret,
+        "IMAGEGEN_OPENAI__BASE_URL": fake_api.openai_base_url,
+        "IMAGEGEN_ANTHROPIC__BASE_URL": fake_api.anthropic_base_url,
+    }
+    res = imagegen(
+        "run", "-v", "--log-format", "json", "--outputs-dir", str(outputs), str(ep), env=env
+    )
+    assert res.returncode == 1
+    assert "401" in res.stdout and "Check the API key" in res.stdout
+    everything = res.stdout + res.stderr
+    everything += "".join(p.read_text(encoding="utf-8") for p in ep.rglob("*.json"))
+    assert secret not in everything
+    assert "ThisIsTheRealSecret" not in everything
+    assert "sk-proj" not in everything
