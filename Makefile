@@ -17,7 +17,9 @@ venv: $(STAMP)
 run: $(STAMP)
 	mkdir -p $(OUTPUTS)
 	cp -rn examples/demo-ep001 $(OUTPUTS)/ 2>/dev/null || true
-	$(VENV)/bin/imagegen run --outputs-dir $(OUTPUTS) $(OUTPUTS)/demo-ep001
+	@echo "imagegen daemon on $(OUTPUTS) (Ctrl-C stops it). Drop another episode with:"
+	@echo "  mkdir $(OUTPUTS)/ep002 && cp examples/demo-ep001/chapters.json $(OUTPUTS)/ep002/"
+	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) -v
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -161,6 +161,24 @@ class RetrySettings(_Section):
     max_retry_after_seconds: float = Field(120.0, ge=0, le=3600)
 
 
+class DaemonSettings(_Section):
+    workers: int = Field(2, ge=1, le=64, description="episodes processed at once")
+    settle_seconds: float = Field(1.0, ge=0, le=60, description="quiet time before a job")
+    settle_max_seconds: float = Field(10.0, ge=0, le=600)
+    rescan_seconds: float = Field(300.0, ge=0, description="0 = no periodic rescan")
+    polling: bool = Field(False, description="poll instead of inotify (network filesystems)")
+    poll_interval_seconds: float = Field(2.0, gt=0, le=3600)
+    drain_grace_seconds: float = Field(20.0, ge=0, le=3600)
+    failure_backoff_seconds: float = Field(30.0, ge=0)
+    failure_backoff_max_seconds: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _settle_order(self) -> DaemonSettings:
+        if self.settle_max_seconds < self.settle_seconds:
+            raise ValueError("daemon.settle_max_seconds must be >= daemon.settle_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IMAGEGEN_",
@@ -182,6 +200,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,
         description="price overrides in USD, keys as in handlers/pricing.py",

@@ -10,9 +10,13 @@ from typing import Any
 
 from config import ConfigError, Settings, config_path, load_settings, secret_source
 from daemon.logging import configure_logging
+from daemon.summary import summary_line
+from daemon.triggers import RETRY_REQUEST
 from handlers.chapters import load_chapters
 from handlers.errors import ImagegenError
 from handlers.imagegen import RunRequest, RunResult, run
+from handlers.markers import write_marker
+from handlers.paths import ensure_inside, episode_paths
 from handlers.plan import route_of
 from handlers.pricing import PRICES_DATE, PriceTable
 
@@ -47,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--outputs-dir", type=Path, help="root of the episodes tree (setting outputs_dir)"
     )
-    common.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
+    common.add_argument(
+        "--log-format", choices=["auto", "console", "json", "journal"], default="auto"
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log every chapter event")
 
     parser = argparse.ArgumentParser(
@@ -78,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.set_defaults(func=_cmd_validate)
 
+    p = sub.add_parser("daemon", parents=[common], help="watch outputs_dir and process episodes")
+    p.add_argument(
+        "--polling", action="store_true", help="poll instead of inotify (setting daemon.polling)"
+    )
+    p.set_defaults(func=_cmd_daemon)
+
+    p = sub.add_parser("retry", parents=[common], help="ask the daemon to retry an episode now")
+    p.add_argument("paths", nargs="+", type=Path, metavar="EPISODE")
+    p.set_defaults(func=_cmd_retry)
+
     p = sub.add_parser("config", parents=[common], help="print the effective configuration")
     p.add_argument("--prices", action="store_true", help="print the effective price table")
     p.set_defaults(func=_cmd_config)
@@ -90,6 +106,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["outputs_dir"] = args.outputs_dir
     if getattr(args, "max_cost", None) is not None:
         overrides["max_episode_cost_usd"] = args.max_cost
+    if getattr(args, "polling", False):
+        overrides["daemon"] = {"polling": True}
     return overrides
 
 
@@ -115,27 +133,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return worst
 
 
-def summary_line(result: RunResult) -> str:
-    counts = (
-        f"{result.generated} generated, {result.templates} templates, "
-        f"{result.reused} reused, {result.failed} failed, ${result.cost_usd:.2f}"
-    )
-    name = result.episode
-    if result.outcome == "ok":
-        return f"[OK] {name} -> {counts}"
-    if result.outcome == "up_to_date":
-        return f"[SKIP] {name} -> up to date"
-    if result.outcome == "dry_run":
-        return f"[DRY] {name} -> {result.message}, estimated ${result.estimated_cost_usd:.2f}"
-    if result.outcome == "blocked":
-        return f"[WAIT] {name}: {result.message}"
-    if result.outcome == "busy":
-        return f"[BUSY] {name}: {result.message}"
-    if result.generated or result.templates or result.failed:
-        return f"[FAIL] {name} -> {counts}: {result.message}"
-    return f"[FAIL] {name}: {result.message}"
-
-
 def _exit_code(result: RunResult) -> int:
     return {
         "ok": EXIT_OK,
@@ -144,6 +141,31 @@ def _exit_code(result: RunResult) -> int:
         "blocked": EXIT_BLOCKED,
         "busy": EXIT_BUSY,
     }.get(result.outcome, EXIT_FAILED)
+
+
+def _cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.service import serve
+
+    return serve(settings, args.config, _overrides(args))
+
+
+def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    """Leave a retry request the daemon picks up at once, bypassing its failure
+    backoff; the daemon does the work, under its own user, and removes the request."""
+    worst = EXIT_OK
+    for path in args.paths:
+        episode = _episode_dir(path)
+        try:
+            paths = episode_paths(settings.outputs_dir, episode)
+            images = ensure_inside(paths, paths.images)
+            images.mkdir(exist_ok=True)
+            write_marker(images / RETRY_REQUEST, by="imagegen retry", reason="operator asked")
+        except (ImagegenError, OSError) as e:
+            print(f"[FAIL] {episode.name}: {e}")
+            worst = EXIT_FAILED
+            continue
+        print(f"[OK] {paths.name}: retry requested; follow it with journalctl -u imagegen -f")
+    return worst
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,270 @@
+"""`imagegen daemon`: watch the outputs tree and run the handler for every episode
+that needs it, until SIGTERM.
+
+Threads: the watchdog observer (puts raw events on a queue), the worker pool (runs
+the handler, reports back on the same queue) and this loop, which alone owns the
+scheduler and talks to systemd."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from config import ConfigError, Settings, load_settings
+from daemon import notify
+from daemon.reconcile import find_episodes, needs_job
+from daemon.scheduler import Scheduler
+from daemon.summary import summary_line
+from daemon.triggers import RETRY_REQUEST, Trigger, classify
+from daemon.watcher import Overflow, RawEvent, start_observer
+from handlers.imagegen import RunRequest, RunResult, run
+
+log = structlog.get_logger("imagegen")
+
+LOOP_TICK = 0.2
+# Test-only fault switch: while this file exists the main loop hangs, so the systemd
+# watchdog can be shown to kill and restart a hung daemon. Unset in production.
+HANG_SWITCH_ENV = "IMAGEGEN_TEST_HANG_FILE"
+
+
+@dataclass(frozen=True)
+class _JobStarted:
+    episode: Path
+
+
+@dataclass(frozen=True)
+class _JobDone:
+    episode: Path
+    result: RunResult
+
+
+class Service:
+    def __init__(
+        self, settings: Settings, config_file: Path | None, overrides: dict[str, Any]
+    ) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.overrides = overrides
+        self.root = Path(os.path.realpath(settings.outputs_dir))
+        self.events: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.cancel = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.pool = ThreadPoolExecutor(settings.daemon.workers, thread_name_prefix="imagegen-job")
+        self.jobs: set[Future[None]] = set()
+        self.scheduler = Scheduler(settings.daemon, self._submit)
+        self._hang_file = os.environ.get(HANG_SWITCH_ENV)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def serve(self) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)
+        daemon_cfg = self.settings.daemon
+        self.observer = start_observer(
+            self.root,
+            self.events,
+            polling=daemon_cfg.polling,
+            poll_interval=daemon_cfg.poll_interval_seconds,
+        )
+        queued = self._scan("startup")
+        log.info(
+            "daemon_ready",
+            message=f"watching {self.root}; {queued} episode(s) queued at startup",
+            outputs_dir=str(self.root),
+        )
+        notify.ready(self._status())
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _loop(self) -> None:
+        now = time.monotonic()
+        watchdog_every = notify.watchdog_interval()
+        next_ping = now
+        rescan_every = self.settings.daemon.rescan_seconds
+        next_rescan = now + rescan_every if rescan_every > 0 else float("inf")
+        last_status = ""
+        while not self._stop.is_set():
+            self._maybe_hang()
+            now = time.monotonic()
+            wait = min(self.scheduler.tick(now), LOOP_TICK, max(0.0, next_rescan - now))
+            self._drain(max(0.0, wait))
+            now = time.monotonic()
+            if self._reload.is_set():
+                self._reload.clear()
+                self._do_reload()
+            if now >= next_rescan:
+                self._scan("periodic rescan")
+                next_rescan = now + self.settings.daemon.rescan_seconds
+            if watchdog_every is not None and now >= next_ping and self.observer.is_alive():
+                # Only while the observer and this loop both live: a dead watcher must
+                # not be kept alive by a loop that still ticks.
+                notify.watchdog_ping()
+                next_ping = now + watchdog_every
+            status = self._status()
+            if status != last_status:
+                notify.status(status)
+                last_status = status
+
+    def _shutdown(self) -> None:
+        running = self.scheduler.counts.running
+        notify.stopping(f"stopping: draining {running} job(s)")
+        log.info(
+            "daemon_stopping", message=f"stopping; {running} job(s) in flight finish their calls"
+        )
+        self.scheduler.accepting = False
+        self.cancel.set()  # handlers start no new paid call from now on
+        self.observer.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + self.settings.daemon.drain_grace_seconds
+        while any(not j.done() for j in self.jobs) and time.monotonic() < deadline:
+            self._drain(0.1)
+        left = [j for j in self.jobs if not j.done()]
+        self._drain(0.0)
+        if left:
+            log.error(
+                "drain_timeout",
+                message=f"{len(left)} job(s) still in a call after "
+                f"{self.settings.daemon.drain_grace_seconds:g} s; abandoning them (every file "
+                "on disk is complete: writes are atomic)",
+            )
+            os._exit(0)  # worker threads blocked in a socket would hold a normal exit
+        log.info("daemon_stopped", message="stopped cleanly")
+
+    # -- events -------------------------------------------------------------------------
+
+    def _drain(self, timeout: float) -> None:
+        try:
+            item = self.events.get(timeout=timeout) if timeout > 0 else self.events.get_nowait()
+        except queue.Empty:
+            return
+        now = time.monotonic()
+        for _ in range(100_000):  # a storm is handled in one batch, then the loop ticks
+            self._handle(item, now)
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handle(self, item: object, now: float) -> None:
+        if isinstance(item, RawEvent):
+            trigger = classify(self.root, item.event_type, item.src, item.dest, item.is_directory)
+            if trigger is None:
+                return
+            if trigger.kind == "directory":
+                # Files written before the watch on a new directory existed are never
+                # reported: look inside now.
+                for episode in find_episodes(trigger.episode):
+                    self.scheduler.add(Trigger(episode, "input", trigger.reason), now)
+                return
+            self.scheduler.add(trigger, now)
+        elif isinstance(item, _JobStarted):
+            self.scheduler.job_started()
+        elif isinstance(item, _JobDone):
+            self._job_done(item, now)
+        elif isinstance(item, Overflow):
+            log.warning("inotify_overflow", message="the kernel dropped events; rescanning")
+            self._scan("rescan after inotify overflow")
+
+    def _scan(self, why: str) -> int:
+        queued = 0
+        now = time.monotonic()
+        for episode in find_episodes(self.root):
+            reason = needs_job(episode)
+            if reason is not None:
+                self.scheduler.add(Trigger(episode, "scan", f"{why}: {reason}"), now)
+                queued += 1
+        return queued
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def _submit(self, episode: Path, reason: str) -> None:
+        future = self.pool.submit(self._job, episode, reason)
+        self.jobs.add(future)
+        future.add_done_callback(self.jobs.discard)
+
+    def _job(self, episode: Path, reason: str) -> None:
+        self.events.put(_JobStarted(episode))
+        log.info("job_started", episode_id=episode.name, message=f"{episode.name}: {reason}")
+        request = RunRequest(trigger=f"daemon: {reason}", cancel=self.cancel, wait=False)
+        try:
+            result = run(episode, request, self.settings)
+        except Exception as e:  # a handler bug must cost one episode, never the daemon
+            log.exception("job_crashed", episode_id=episode.name)
+            result = RunResult(episode.name, "failed", f"internal error: {type(e).__name__}: {e}")
+        with contextlib.suppress(OSError):
+            (episode / "images" / RETRY_REQUEST).unlink()  # the request is served
+        self.events.put(_JobDone(episode, result))
+
+    def _job_done(self, done: _JobDone, now: float) -> None:
+        result = done.result
+        self.scheduler.finished(done.episode, result.outcome, now)
+        level = "info" if result.ok or result.outcome in ("blocked", "busy") else "error"
+        getattr(log, level)(
+            "job_finished",
+            episode_id=result.episode,
+            status=result.outcome,
+            cost_usd=round(result.cost_usd, 6),
+            duration_ms=round(result.duration_s * 1000),
+            message=summary_line(result),
+        )
+
+    # -- signals and reload ---------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reload.set()
+        else:
+            self._stop.set()
+
+    def _do_reload(self) -> None:
+        notify.reloading()
+        try:
+            new = load_settings(self.config_file, overrides=self.overrides)
+        except ConfigError as e:
+            log.error("reload_failed", message=f"keeping the running configuration: {e}")
+        else:
+            if Path(os.path.realpath(new.outputs_dir)) != self.root:
+                log.warning(
+                    "reload_outputs_dir",
+                    message="outputs_dir changed; it takes effect at the next restart",
+                )
+                new = new.model_copy(update={"outputs_dir": self.settings.outputs_dir})
+            self.settings = new
+            self.scheduler.settings = new.daemon
+            from handlers.key_check import forget_verified_keys
+
+            forget_verified_keys()
+            log.info("reloaded", message="configuration reloaded")
+        notify.ready(self._status())
+
+    def _status(self) -> str:
+        c = self.scheduler.counts
+        waiting = self.scheduler.pending + c.queued
+        return f"{waiting} queued, {c.running} running, {c.done} done, {c.failed} failed"
+
+    def _maybe_hang(self) -> None:
+        if self._hang_file and os.path.exists(self._hang_file):
+            log.error("test_hang", message="test fault switch: main loop hangs")
+            while True:
+                time.sleep(3600)
+
+
+def serve(settings: Settings, config_file: Path | None, overrides: dict[str, Any]) -> int:
+    return Service(settings, config_file, overrides).serve()

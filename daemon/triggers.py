@@ -1,0 +1,78 @@
+"""Which filesystem events mean work, and for which episode: an explicit whitelist.
+
+Our own writes (images, manifest, provenance, render marker, temp files) match
+nothing here, so they never trigger us."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+CHAPTERS = "chapters.json"
+INPUT_STALE = "chapters.json.stale"
+MANIFEST_STALE = "manifest.json.stale"
+RETRY_REQUEST = "imagegen.retry"
+
+Kind = Literal["input", "marker", "unblocked", "retry", "directory", "scan"]
+_WRITE_EVENTS = frozenset({"created", "modified", "closed", "moved"})
+
+
+@dataclass(frozen=True)
+class Trigger:
+    episode: Path
+    kind: Kind
+    reason: str
+
+
+def classify(
+    root: Path, event_type: str, src: str, dest: str | None, is_directory: bool
+) -> Trigger | None:
+    """The trigger an event stands for, or None. For a move, the destination counts
+    (an atomic rename into place is a write); its source only for a marker going away."""
+    if event_type == "moved" and dest:
+        moved_away = _classify_removal(root, Path(src), is_directory)
+        arrived = _classify_arrival(root, Path(dest), "moved", is_directory)
+        return arrived or moved_away
+    if event_type == "deleted":
+        return _classify_removal(root, Path(src), is_directory)
+    return _classify_arrival(root, Path(src), event_type, is_directory)
+
+
+def _classify_arrival(
+    root: Path, path: Path, event_type: str, is_directory: bool
+) -> Trigger | None:
+    if not _inside(root, path):
+        return None
+    if is_directory:
+        if event_type in ("created", "moved") and path.name not in (
+            "images",
+            "provenance",
+            "render",
+        ):
+            return Trigger(path, "directory", f"directory {path.name} appeared")
+        return None
+    if event_type not in _WRITE_EVENTS:
+        return None
+    name = path.name
+    if name == CHAPTERS and path.parent != root:
+        return Trigger(path.parent, "input", f"{CHAPTERS} {event_type}")
+    if path.parent.name == "images" and path.parent.parent != root:
+        episode = path.parent.parent
+        if name == MANIFEST_STALE or (name.endswith(".png.stale") and not name.startswith(".")):
+            return Trigger(episode, "marker", f"marker images/{name}")
+        if name == RETRY_REQUEST:
+            return Trigger(episode, "retry", "retry requested")
+    return None
+
+
+def _classify_removal(root: Path, path: Path, is_directory: bool) -> Trigger | None:
+    if is_directory or not _inside(root, path):
+        return None
+    if path.name == INPUT_STALE and path.parent != root:
+        return Trigger(path.parent, "unblocked", f"{INPUT_STALE} removed")
+    return None
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path.is_relative_to(root) and path != root

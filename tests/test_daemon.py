@@ -1,0 +1,283 @@
+"""The real daemon as a subprocess, real inotify, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from handlers.markers import write_marker
+from tests.conftest import demo_doc
+from tests.support.daemon_proc import DaemonProcess
+
+
+@pytest.fixture
+def daemon(outputs: Path) -> Iterator[DaemonProcess]:
+    d = DaemonProcess(outputs)
+    yield d
+    d.kill()
+
+
+def drop(outputs: Path, name: str, doc: dict | None = None) -> Path:
+    episode = outputs / name
+    episode.mkdir(exist_ok=True)
+    data = doc or demo_doc()
+    data["episode_id"] = name
+    tmp = episode / ".chapters.json.part"
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, episode / "chapters.json")
+    return episode
+
+
+def statuses(episode: Path) -> dict[str, str]:
+    data = json.loads((episode / "images/manifest.json").read_text(encoding="utf-8"))
+    return {c["chapter_id"]: c["status"] for c in data["chapters"]}
+
+
+def test_drop_produces_images(outputs, daemon):
+    daemon.start()
+    episode = outputs / "ep-drop"
+    episode.mkdir()
+    (episode / "chapters.json").write_text(json.dumps(demo_doc(), ensure_ascii=False))
+    job = daemon.wait_jobs("ep-drop")[0]
+    assert job["status"] == "ok"
+    assert job["message"] == "[OK] ep-drop -> 3 generated, 2 templates, 0 reused, 0 failed, $0.00"
+    assert len(statuses(episode)) == 5
+    for png in (episode / "images").glob("*.png"):
+        with Image.open(png) as img:
+            img.verify()
+
+
+def test_drop_by_atomic_rename(outputs, daemon):
+    daemon.start()
+    drop(outputs, "ep-rename")
+    assert daemon.wait_jobs("ep-rename")[0]["status"] == "ok"
+    time.sleep(1.0)
+    assert len(daemon.jobs("ep-rename")) == 1, "our own writes must not trigger us"
+
+
+def test_slow_writer_gives_one_run_and_no_error(outputs, daemon):
+    daemon.start()
+    episode = outputs / "ep-slow"
+    episode.mkdir()
+    raw = json.dumps(demo_doc(), ensure_ascii=False).encode()
+    with (episode / "chapters.json").open("wb") as f:
+        f.write(raw[: len(raw) // 2])
+        f.flush()
+        time.sleep(1.2)  # longer than the settle time: the half file must not be judged
+        f.write(raw[len(raw) // 2 :])
+    jobs = daemon.wait_jobs("ep-slow")
+    time.sleep(1.0)
+    jobs = daemon.jobs("ep-slow")
+    assert [j["status"] for j in jobs] == ["ok"]
+
+
+def test_500_rapid_rewrites_give_at_most_two_runs(outputs, daemon):
+    daemon.start()
+    episode = outputs / "ep-storm"
+    episode.mkdir()
+    doc = demo_doc()
+    for i in range(500):
+        doc["title"] = f"Başlık {i}"
+        (episode / "chapters.json").write_text(json.dumps(doc, ensure_ascii=False))
+    daemon.wait_jobs("ep-storm")
+    time.sleep(1.5)
+    jobs = daemon.jobs("ep-storm")
+    assert 1 <= len(jobs) <= 2 and all(j["status"] == "ok" for j in jobs)
+    # the last version won
+    assert json.loads((episode / "images/manifest.json").read_text())["chapters_sha256"]
+
+
+def test_markers_trigger_regeneration(outputs, daemon):
+    daemon.start()
+    episode = drop(outputs, "ep-markers")
+    daemon.wait_jobs("ep-markers")
+    before = (episode / "images/ch02.png").stat().st_mtime_ns
+    ch04_before = (episode / "images/ch04.png").stat().st_mtime_ns
+    write_marker(episode / "images/ch02.png.stale", by="test", reason="one")
+    daemon.wait_jobs("ep-markers", count=2)
+    assert (episode / "images/ch02.png").stat().st_mtime_ns != before
+    assert (episode / "images/ch04.png").stat().st_mtime_ns == ch04_before
+    assert not (episode / "images/ch02.png.stale").exists()
+    write_marker(episode / "images/manifest.json.stale", by="test", reason="all")
+    job = daemon.wait_jobs("ep-markers", count=3)[-1]
+    assert job["message"].startswith("[OK] ep-markers -> 3 generated, 2 templates, 0 reused")
+    assert not (episode / "images/manifest.json.stale").exists()
+
+
+def test_stale_input_blocks_then_releases(outputs, daemon):
+    daemon.start()
+    episode = outputs / "ep-blocked"
+    episode.mkdir()
+    write_marker(episode / "chapters.json.stale", by="chapterize", reason="rewriting")
+    drop(outputs, "ep-blocked")
+    job = daemon.wait_jobs("ep-blocked")[0]
+    assert job["status"] == "blocked"
+    assert not (episode / "images").exists()
+    (episode / "chapters.json.stale").unlink()
+    job = daemon.wait_jobs("ep-blocked", count=2)[-1]
+    assert job["status"] == "ok"
+
+
+def test_files_present_before_start_are_processed(outputs, daemon):
+    drop(outputs, "ep-early")
+    done = drop(outputs, "ep-done")
+    from config import load_settings
+    from handlers.imagegen import RunRequest, run
+
+    run(done, RunRequest(), load_settings(overrides={"outputs_dir": outputs}))
+    daemon.start()
+    assert daemon.wait_jobs("ep-early")[0]["status"] == "ok"
+    ready = next(e for e in daemon.events() if e.get("event") == "daemon_ready")
+    assert "1 episode(s) queued at startup" in ready["message"]
+    time.sleep(0.8)
+    assert daemon.jobs("ep-done") == [], "a current episode is not run at startup"
+
+
+def test_directory_moved_in_with_file_inside(outputs, daemon, tmp_path):
+    staging = tmp_path / "staging"
+    nested = staging / "season1" / "ep-moved"
+    nested.mkdir(parents=True)
+    (nested / "chapters.json").write_text(json.dumps(demo_doc(), ensure_ascii=False))
+    made = staging / "ep-made"
+    daemon.start()
+    os.rename(staging / "season1", outputs / "season1")  # a whole tree moved in
+    assert daemon.wait_jobs("ep-moved")[0]["status"] == "ok"
+    made.mkdir()
+    (made / "chapters.json").write_text(json.dumps(demo_doc(), ensure_ascii=False))
+    shutil.move(str(made), outputs / "ep-made")
+    assert daemon.wait_jobs("ep-made")[0]["status"] == "ok"
+
+
+def test_broken_episode_while_others_are_served(outputs, daemon):
+    daemon.start()
+    bad = outputs / "ep-bad"
+    bad.mkdir()
+    (bad / "chapters.json").write_text('{"schema_version": "2.0"}')
+    drop(outputs, "ep-good")
+    assert daemon.wait_jobs("ep-good")[0]["status"] == "ok"
+    failed = daemon.wait_jobs("ep-bad", timeout=10)[0]
+    assert failed["status"] == "failed"
+    assert "ep-bad/chapters.json" in failed["message"] and "major version 2" in failed["message"]
+    drop(outputs, "ep-good2")
+    assert daemon.wait_jobs("ep-good2")[0]["status"] == "ok"
+    time.sleep(1.0)
+    assert len(daemon.jobs("ep-bad")) == 1, "a failure is not retried in a loop"
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_retry_request_runs_at_once(outputs, daemon):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    daemon.start()
+    bad = outputs / "ep-retry"
+    bad.mkdir()
+    (bad / "chapters.json").write_text("{}")
+    daemon.wait_jobs("ep-retry", timeout=10)
+    res = subprocess.run(
+        [sys.executable, "-m", "daemon", "retry", "--outputs-dir", str(outputs), str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 0 and "retry requested" in res.stdout
+    daemon.wait_jobs("ep-retry", count=2, timeout=10)
+    assert not (bad / "images/imagegen.retry").exists()
+
+
+def test_sighup_reloads_configuration(outputs, daemon):
+    daemon.start()
+    daemon.config_path.write_text(
+        daemon.config_path.read_text() + '[brand]\ntitle_card_color = "#0000FF"\n'
+    )
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_for(lambda e: e.get("event") == "reloaded")
+    episode = drop(outputs, "ep-reload")
+    daemon.wait_jobs("ep-reload")
+    with Image.open(episode / "images/ch01.png") as img:
+        assert img.convert("RGB").getpixel((5, 5)) == (0, 0, 255)
+    # an invalid configuration keeps the running one
+    daemon.config_path.write_text(daemon.config_path.read_text() + "[image]\nconcurrency = 0\n")
+    daemon.signal(signal.SIGHUP)
+    failed = daemon.wait_for(lambda e: e.get("event") == "reload_failed")[0]
+    assert "image.concurrency" in failed["message"]
+    drop(outputs, "ep-after")
+    assert daemon.wait_jobs("ep-after")[0]["status"] == "ok"
+
+
+def test_sd_notify_messages(outputs, tmp_path):
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(15)
+    d = DaemonProcess(outputs, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
+    try:
+        d.start(wait_ready=False)
+        messages: list[str] = []
+
+        def receive_until(pred) -> None:
+            while not any(pred(m) for m in messages):
+                messages.append(sock.recv(4096).decode())
+
+        receive_until(lambda m: "READY=1" in m)
+        ready = next(m for m in messages if "READY=1" in m)
+        assert "STATUS=0 queued, 0 running, 0 done, 0 failed" in ready
+        receive_until(lambda m: m == "WATCHDOG=1")
+        drop(outputs, "ep-notify")
+        receive_until(lambda m: "1 done" in m)
+        d.signal(signal.SIGTERM)
+        receive_until(lambda m: "STOPPING=1" in m)
+        assert d.proc is not None and d.proc.wait(10) == 0
+    finally:
+        d.kill()
+        sock.close()
+
+
+def test_sigterm_drains_and_restart_does_not_pay_again(outputs, tmp_path, fake_api):
+    from handlers.key_check import forget_verified_keys
+
+    forget_verified_keys()
+    fake_api.latency["images"] = 1.5
+    doc = demo_doc()
+    for ch in doc["chapters"]:
+        ch["visual"] = {
+            "type": "diagram",
+            "description": "d",
+            "image_prompt": f"for {ch['chapter_id']}",
+        }
+    env = {
+        "OPENAI_API_KEY": fake_api.api_key,
+        "IMAGEGEN_OPENAI__BASE_URL": fake_api.openai_base_url,
+        "IMAGEGEN_IMAGE__CONCURRENCY": "2",
+    }
+    d = DaemonProcess(outputs, env=env, config="drain_grace_seconds = 10.0\n")
+    d.start()
+    episode = drop(outputs, "ep-drain", doc)
+    assert fake_api.wait_until(lambda f: f.in_flight["images"] == 2, timeout=10)
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    assert d.proc is not None and d.proc.wait(15) == 0
+    assert time.monotonic() - t0 < 10
+    assert fake_api.count("images") == 2, "no new paid call after SIGTERM"
+    done = {c for c, s in statuses(episode).items() if s == "generated"}
+    assert len(done) == 2, "the in-flight calls finished and were recorded"
+    d2 = DaemonProcess(outputs, env=env, log_path=tmp_path / "second.log")
+    try:
+        d2.start()
+        assert d2.wait_jobs("ep-drain", timeout=30)[0]["status"] == "ok"
+    finally:
+        d2.kill()
+    assert all(n == 1 for n in fake_api.paid_prompts.values())
+    assert fake_api.images_paid == 5
