@@ -7,12 +7,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_concurrency, bench_offline
+from bench import bench_concurrency, bench_daemon, bench_offline
 
 
 def main() -> None:
     bench_offline.main()
     bench_concurrency.main()
+    bench_daemon.main()
 
 
 if __name__ == "__main__":

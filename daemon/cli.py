@@ -30,7 +30,9 @@ EXIT_BUSY = 4
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_format, verbose=args.verbose)
+    # The daemon's log is its output: always at INFO. One-shot commands print a line
+    # per episode and log only warnings unless -v.
+    configure_logging(args.log_format, verbose=args.verbose or args.command == "daemon")
     try:
         settings = load_settings(args.config, overrides=_overrides(args))
     except ConfigError as e:

@@ -10,12 +10,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 log = structlog.get_logger("imagegen")
+
+# Only what daemon/triggers.py can use. This also narrows the inotify mask: without
+# it every read (ours included) is an open/close event, and a startup scan of a big
+# tree keeps the reader thread busy for minutes.
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +91,7 @@ def start_observer(
     if not polling:
         observer = Observer()
         try:
-            observer.schedule(handler, str(root), recursive=True)
+            observer.schedule(handler, str(root), recursive=True, event_filter=EVENT_FILTER)
             observer.start()
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EMFILE):
@@ -88,7 +111,7 @@ def start_observer(
             logging.getLogger("watchdog.observers.inotify_c").addHandler(_OverflowHook(events))
             return observer
     observer = PollingObserver(timeout=poll_interval)
-    observer.schedule(handler, str(root), recursive=True)
+    observer.schedule(handler, str(root), recursive=True, event_filter=EVENT_FILTER)
     observer.start()
     return observer
 

@@ -484,7 +484,7 @@ def test_chapter_doc_visual_prompt_is_bounded(outputs, fake_api):
     assert time.time()  # keep the import used
 
 
-@pytest.mark.parametrize("kill_after", [0.45, 0.8, 1.3])
+@pytest.mark.parametrize("kill_after", [0.4, 0.8, 1.2])
 def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fake_api, kill_after):
     import os
     import signal
@@ -493,7 +493,7 @@ def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fa
 
     from tests.conftest import REPO
 
-    fake_api.latency["images"] = 0.3
+    fake_api.latency["images"] = 0.5  # 9 chapters, 3 at a time: about 1.5 s of calls
     episode = only_diagrams("ep-sigkill", 9, outputs)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
     env.update(

@@ -23,11 +23,13 @@ class DaemonProcess:
         config: str = "",
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        settle: float = 0.3,
     ) -> None:
         self.outputs = outputs
         self.config_path = outputs.parent / "imagegen.toml"
         self.config_path.write_text(
-            "[daemon]\nsettle_seconds = 0.3\nsettle_max_seconds = 3.0\n" + config,
+            f"[daemon]\nsettle_seconds = {settle}\nsettle_max_seconds = {max(3.0, settle)}\n"
+            + config,
             encoding="utf-8",
         )
         self.log_path = log_path or outputs.parent / "daemon.log"
