@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -36,10 +37,8 @@ def test_inotify_limit_falls_back_to_polling_and_says_which_sysctl(tmp_path, mon
         while time.monotonic() < deadline and not any(
             isinstance(e, RawEvent) and e.src.endswith("chapters.json") for e in seen
         ):
-            try:
+            with contextlib.suppress(queue.Empty):
                 seen.append(events.get(timeout=0.2))
-            except queue.Empty:
-                pass
         assert any(isinstance(e, RawEvent) and e.src.endswith("chapters.json") for e in seen)
     finally:
         observer.stop()
