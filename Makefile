@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUTPUTS ?= data/outputs
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench venv clean install uninstall
 
 $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
@@ -34,3 +34,43 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# -- installation as a systemd service (as root) -------------------------------------
+PREFIX ?= /opt/imagegen
+CONFDIR ?= /etc/imagegen
+UNITDIR ?= /etc/systemd/system
+STATEDIR ?= /var/lib/imagegen
+# The system Python: a venv on a Python under /root or /home would be hidden from the
+# service by ProtectHome=.
+SYSTEM_PYTHON ?= /usr/bin/python3
+
+install:
+	@test "$$(id -u)" = 0 || { echo "make install must run as root"; exit 1; }
+	./scripts/install-system-deps python3-venv
+	getent group imagegen >/dev/null || groupadd --system imagegen
+	getent passwd imagegen >/dev/null || useradd --system --gid imagegen \
+		--home-dir $(STATEDIR) --no-create-home --shell /usr/sbin/nologin imagegen
+	$(SYSTEM_PYTHON) -m venv --clear $(PREFIX)/venv
+	$(PREFIX)/venv/bin/pip install -q --upgrade pip
+	$(PREFIX)/venv/bin/pip install -q .
+	install -m 644 README.md $(PREFIX)/README.md
+	install -d -m 755 $(CONFDIR)
+	install -d -m 700 $(CONFDIR)/credentials
+	for key in openai_api_key anthropic_api_key; do \
+		test -e $(CONFDIR)/credentials/$$key || install -m 600 /dev/null $(CONFDIR)/credentials/$$key; \
+	done
+	test -e $(CONFDIR)/imagegen.toml || sed 's|^outputs_dir = .*|outputs_dir = "$(STATEDIR)/outputs"|' \
+		config/imagegen.default.toml > $(CONFDIR)/imagegen.toml
+	install -d -o imagegen -g imagegen -m 2775 $(STATEDIR) $(STATEDIR)/outputs
+	install -m 644 systemd/imagegen.service $(UNITDIR)/imagegen.service
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed. Put an API key in $(CONFDIR)/credentials/openai_api_key (optional), then:"
+	@echo "  systemctl enable --now imagegen && journalctl -u imagegen -f"
+
+uninstall:
+	@test "$$(id -u)" = 0 || { echo "make uninstall must run as root"; exit 1; }
+	if [ -d /run/systemd/system ]; then systemctl disable --now imagegen || true; fi
+	rm -f $(UNITDIR)/imagegen.service
+	rm -rf $(PREFIX)
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "removed. Kept: $(CONFDIR) (settings, keys), $(STATEDIR) (data), user imagegen."

@@ -13,6 +13,18 @@ from typing import Any
 TMP_SUFFIX = ".tmp"
 
 
+def _file_mode() -> int:
+    # mkstemp makes 0600 files; give ours the mode the process umask asks for (the
+    # unit's UMask= decides who downstream may read them). Read once: os.umask can
+    # only be read by setting it, which is not thread-safe later on.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Temp file in the same directory, fsync, os.replace, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,7 +35,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
