@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 OUTPUTS ?= data/outputs
 
-.PHONY: run test lint bench venv clean install uninstall
+.PHONY: run test lint bench torture venv clean install uninstall
 
 $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+torture: $(STAMP)
+	$(PY) -m tests.torture --json torture-report.json
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
