@@ -18,7 +18,8 @@ from tests.torture.common import (
     paid_episode_doc,
     paid_per_chapter,
 )
-from tests.torture.report import Row, corrupt_files, keep as _keep
+from tests.torture.report import Row, corrupt_files
+from tests.torture.report import keep as _keep
 
 CHAPTERS = 6
 

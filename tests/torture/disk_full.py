@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tests.support.daemon_proc import REPO, DaemonProcess
 from tests.support.episodes import episode_doc
-from tests.torture.report import Row, corrupt_files, keep as _keep
+from tests.torture.report import Row, corrupt_files
+from tests.torture.report import keep as _keep
 
 CHAPTERS = 40
 SIZES_KB = (300, 700, 1200)

@@ -93,8 +93,8 @@ def corrupt_files(tree: Path) -> list[str]:
             continue
         if path.name.endswith(".tmp") and path.name.startswith("."):
             bad.append(f"temp file left: {path}")
-        elif (
-            path.suffix == ".json" and path.name != "chapters.json" or path.name.endswith(".stale")
+        elif (path.suffix == ".json" and path.name != "chapters.json") or path.name.endswith(
+            ".stale"
         ):
             try:
                 json.loads(path.read_bytes())

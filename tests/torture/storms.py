@@ -14,7 +14,8 @@ from pathlib import Path
 from daemon.reconcile import needs_job
 from tests.support.daemon_proc import DaemonProcess
 from tests.support.episodes import episode_doc
-from tests.torture.report import Row, corrupt_files, keep as _keep
+from tests.torture.report import Row, corrupt_files
+from tests.torture.report import keep as _keep
 
 
 def _small_doc(name: str) -> dict[str, object]:
