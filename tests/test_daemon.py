@@ -237,6 +237,11 @@ def test_sd_notify_messages(outputs, tmp_path):
         receive_until(lambda m: m == "WATCHDOG=1")
         drop(outputs, "ep-notify")
         receive_until(lambda m: "1 done" in m)
+        d.signal(signal.SIGHUP)
+        receive_until(lambda m: m.startswith("RELOADING=1"))
+        reload_at = len(messages)
+        assert "MONOTONIC_USEC=" in messages[-1]
+        receive_until(lambda m: "READY=1" in m and messages.index(m) >= reload_at - 1)
         d.signal(signal.SIGTERM)
         receive_until(lambda m: "STOPPING=1" in m)
         assert d.proc is not None and d.proc.wait(10) == 0
