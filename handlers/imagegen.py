@@ -19,7 +19,7 @@ from PIL import Image
 
 from config.settings import Settings
 from handlers import atomic
-from handlers.budget import Budget, upstream_spend
+from handlers.budget import Budget, Reservation, upstream_spend
 from handlers.cards import render_talking_head, render_title_card
 from handlers.chapters import Episode, load_chapters
 from handlers.entries import base_entry, now_iso, png_meta, with_file_facts
@@ -449,14 +449,7 @@ class _EpisodeRun:
         except BaseException:
             budget.release(hold)
             raise
-        budget.settle(hold, written.cost_usd)
-        self._add_cost(
-            written.cost_usd,
-            {
-                "prompt_input": written.usage.get("input_tokens", 0),
-                "prompt_output": written.usage.get("output_tokens", 0),
-            },
-        )
+        self._spent(budget, hold, written.cost_usd, written.usage, "prompt")
         return written
 
     def _image(
@@ -519,14 +512,7 @@ class _EpisodeRun:
                     error=str(e),
                 )
                 continue
-            budget.settle(hold, got.cost_usd)
-            self._add_cost(
-                got.cost_usd,
-                {
-                    "image_input": got.usage.get("input_tokens", 0),
-                    "image_output": got.usage.get("output_tokens", 0),
-                },
-            )
+            self._spent(budget, hold, got.cost_usd, got.usage, "image")
             usage = dict(fields.pop("usage", {}) or {})  # type: ignore[call-overload]
             if got.usage:
                 usage["image"] = got.usage
@@ -636,12 +622,18 @@ class _EpisodeRun:
 
     # -- small helpers -------------------------------------------------------------------
 
-    def _add_cost(self, amount: float, tokens: dict[str, int]) -> None:
+    def _spent(
+        self, budget: Budget, hold: Reservation, amount: float, usage: dict[str, int], kind: str
+    ) -> None:
+        """A paid call came back: settle its reservation and count its money and tokens."""
+        budget.settle(hold, amount)
         with self._cost_lock:
             self.run_cost += amount
-            for k, v in tokens.items():
-                if v:
-                    self.tokens[k] = self.tokens.get(k, 0) + v
+            for direction in ("input", "output"):
+                n = usage.get(f"{direction}_tokens", 0)
+                if n:
+                    key = f"{kind}_{direction}"
+                    self.tokens[key] = self.tokens.get(key, 0) + n
 
     def _kill_step(self, index: int, chain_length: int, reason: str) -> None:
         with self._cost_lock:

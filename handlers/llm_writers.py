@@ -58,6 +58,28 @@ class _LLMWriter:
         self.style_prefix = settings.prompt.style_prefix
         self.model: str | None = settings.prompt.model or template.model
 
+    # The SDK client (anthropic or openai): both have base_url, api_key, models.list.
+    client: Any
+
+    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
+        system, user = self._messages(ctx)
+        assert self.model is not None
+        model = self.model
+        client = self.client
+        ensure_key_works(self.name, str(client.base_url), client.api_key or "", client.models.list)
+        (text, usage), _ = call_with_retries(
+            lambda: self._ask(model, system, user),
+            what=f"{self.name}:{model} prompt",
+            policy=self.retry,
+            gate=self.gate,
+            stopped=stopped,
+        )
+        return self._finish(text, usage)
+
+    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
+        """One request: the answer's text and its token usage."""
+        raise NotImplementedError
+
     def _messages(self, ctx: PromptContext) -> tuple[str, str]:
         values = ctx.values(self.template)
         return (
@@ -89,43 +111,25 @@ class AnthropicWriter(_LLMWriter):
         super().__init__(settings, template, prices)
         self.client = anthropic_client(settings.anthropic)
 
-    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
-        system, user = self._messages(ctx)
-        assert self.model is not None
-        model = self.model
-        client = self.client
-        ensure_key_works(
-            "anthropic", str(client.base_url), client.api_key or "", client.models.list
+    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
+        # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
+        msg: Any = self.client.messages.create(
+            model=model,
+            max_tokens=self.template.max_tokens,
+            system=system,
+            messages=[{"role": "user", "content": user}],
         )
-
-        def call() -> tuple[str, dict[str, int]]:
-            # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
-            msg: Any = self.client.messages.create(
-                model=model,
-                max_tokens=self.template.max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": user}],
-            )
-            if getattr(msg, "stop_reason", None) == "refusal":
-                raise ContentRejected(f"anthropic:{model} refused to write a prompt")
-            text = "".join(
-                getattr(block, "text", "")
-                for block in (msg.content or [])
-                if getattr(block, "type", None) == "text"
-            )
-            if not text.strip():
-                raise MalformedResponse(f"anthropic:{model} answered no text")
-            u = msg.usage
-            return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
-
-        (text, usage), _ = call_with_retries(
-            call,
-            what=f"anthropic:{model} prompt",
-            policy=self.retry,
-            gate=self.gate,
-            stopped=stopped,
+        if getattr(msg, "stop_reason", None) == "refusal":
+            raise ContentRejected(f"anthropic:{model} refused to write a prompt")
+        text = "".join(
+            getattr(block, "text", "")
+            for block in (msg.content or [])
+            if getattr(block, "type", None) == "text"
         )
-        return self._finish(text, usage)
+        if not text.strip():
+            raise MalformedResponse(f"anthropic:{model} answered no text")
+        u = msg.usage
+        return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
 
 
 class OpenAIChatWriter(_LLMWriter):
@@ -138,43 +142,26 @@ class OpenAIChatWriter(_LLMWriter):
             self.model = DEFAULT_OPENAI_CHAT_MODEL
         self.client = openai_client(settings.openai)
 
-    def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
-        system, user = self._messages(ctx)
-        assert self.model is not None
-        model = self.model
-        client = self.client
-        ensure_key_works("openai", str(client.base_url), client.api_key, client.models.list)
-
-        def call() -> tuple[str, dict[str, int]]:
-            resp: Any = self.client.chat.completions.create(
-                model=model,
-                max_tokens=self.template.max_tokens,
-                temperature=self.template.temperature,
-                messages=[
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": user},
-                ],
-            )
-            if not resp.choices:
-                raise MalformedResponse(f"openai:{model} answered no choices")
-            choice = resp.choices[0]
-            if choice.finish_reason == "content_filter":
-                raise ContentRejected(f"openai:{model} content filter stopped the prompt")
-            text = choice.message.content or ""
-            if not text.strip():
-                raise MalformedResponse(f"openai:{model} answered an empty message")
-            u = resp.usage
-            usage = {
-                "input_tokens": getattr(u, "prompt_tokens", 0) or 0,
-                "output_tokens": getattr(u, "completion_tokens", 0) or 0,
-            }
-            return text, usage
-
-        (text, usage), _ = call_with_retries(
-            call,
-            what=f"openai:{model} prompt",
-            policy=self.retry,
-            gate=self.gate,
-            stopped=stopped,
+    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
+        resp: Any = self.client.chat.completions.create(
+            model=model,
+            max_tokens=self.template.max_tokens,
+            temperature=self.template.temperature,
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
         )
-        return self._finish(text, usage)
+        if not resp.choices:
+            raise MalformedResponse(f"openai:{model} answered no choices")
+        choice = resp.choices[0]
+        if choice.finish_reason == "content_filter":
+            raise ContentRejected(f"openai:{model} content filter stopped the prompt")
+        text = choice.message.content or ""
+        if not text.strip():
+            raise MalformedResponse(f"openai:{model} answered an empty message")
+        u = resp.usage
+        return text, {
+            "input_tokens": getattr(u, "prompt_tokens", 0) or 0,
+            "output_tokens": getattr(u, "completion_tokens", 0) or 0,
+        }
