@@ -8,15 +8,17 @@ restart must not repaint, and pay for, every episode; use markers or `run --forc
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from daemon.triggers import CHAPTERS, INPUT_STALE, MANIFEST_STALE, RETRY_REQUEST
+from handlers.errors import ImagegenError
+from handlers.reading import parse_json, read_json, read_regular_file
 
 _SKIP_DIRS = frozenset({"images", "provenance", "render"})
 MAX_DEPTH = 4
+MAX_BYTES = 50_000_000
 
 
 def find_episodes(root: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
@@ -35,6 +37,10 @@ def find_episodes(root: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from find_episodes(Path(entry.path), depth - 1)
+        elif entry.is_symlink() and os.path.isfile(os.path.join(entry.path, CHAPTERS)):
+            # Not followed further, but reported: the handler refuses it by name when
+            # it leads out of the root, instead of the episode silently never running.
+            yield Path(entry.path)
 
 
 def needs_job(episode: Path) -> str | None:
@@ -51,17 +57,21 @@ def needs_job(episode: Path) -> str | None:
     if any(n.endswith(".png.stale") and not n.startswith(".") for n in names):
         return "marker present"
     try:
-        raw_manifest = (images / "manifest.json").read_bytes()
-        manifest = json.loads(raw_manifest)
-        raw_chapters = (episode / CHAPTERS).read_bytes()
-    except (OSError, ValueError):
+        # Never blocking on a FIFO, never following a symlink: the handler reports
+        # such files properly; here they only mean "needs a job".
+        raw_manifest = read_regular_file(
+            images / "manifest.json", max_bytes=MAX_BYTES, what="manifest"
+        )
+        manifest = parse_json(raw_manifest)
+        raw_chapters = read_regular_file(episode / CHAPTERS, max_bytes=MAX_BYTES, what=CHAPTERS)
+    except (ImagegenError, OSError, ValueError):
         return "no readable manifest"
     if not isinstance(manifest, dict):
         return "manifest damaged"
     if manifest.get("chapters_sha256") != hashlib.sha256(raw_chapters).hexdigest():
         return "chapters.json changed"
     try:
-        wanted = {c["chapter_id"] for c in json.loads(raw_chapters)["chapters"]}
+        wanted = {c["chapter_id"] for c in parse_json(raw_chapters)["chapters"]}
     except (ValueError, KeyError, TypeError):
         return "chapters.json unreadable"  # the handler will say exactly why
     entries = manifest.get("chapters", [])
@@ -80,9 +90,14 @@ def needs_job(episode: Path) -> str | None:
         ):
             return f"image of {entry.get('chapter_id')} missing"
     try:
-        provenance = json.loads((episode / "provenance/imagegen_provenance.json").read_bytes())
-    except (OSError, ValueError):
+        provenance = read_json(
+            episode / "provenance/imagegen_provenance.json", max_bytes=MAX_BYTES, what="provenance"
+        )
+    except (ImagegenError, OSError, ValueError):
         return "no provenance"
-    if provenance.get("manifest_sha256") != hashlib.sha256(raw_manifest).hexdigest():
+    if (
+        not isinstance(provenance, dict)
+        or provenance.get("manifest_sha256") != hashlib.sha256(raw_manifest).hexdigest()
+    ):
         return "interrupted run"
     return None

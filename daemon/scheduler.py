@@ -8,7 +8,6 @@ once when the input or a marker changes."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from config.settings import DaemonSettings
 from daemon.triggers import CHAPTERS, Trigger
+from handlers.errors import ImagegenError
+from handlers.reading import read_json
 
 BUSY_RETRY_SECONDS = 5.0
 MAX_REASONS = 5
@@ -50,8 +51,10 @@ class Scheduler:
         self,
         settings: DaemonSettings,
         start_job: Callable[[Path, str], None],
+        max_input_bytes: int = 5_000_000,
     ) -> None:
         self.settings = settings
+        self.max_input_bytes = max_input_bytes
         self._start_job = start_job
         self._episodes: dict[Path, _Episode] = {}
         self._pending: set[Path] = set()
@@ -158,8 +161,9 @@ class Scheduler:
         if now >= ep.first_event + self.settings.settle_max_seconds:
             return True
         try:
-            json.loads((ep.path / CHAPTERS).read_bytes())
-        except (OSError, ValueError, RecursionError):
+            # Non-blocking and size-bounded: a FIFO or a huge file must not stall the loop.
+            read_json(ep.path / CHAPTERS, max_bytes=self.max_input_bytes, what=CHAPTERS)
+        except (ImagegenError, OSError, ValueError):
             return False
         return True
 

@@ -63,7 +63,7 @@ class Service:
         self._reload = threading.Event()
         self.pool = ThreadPoolExecutor(settings.daemon.workers, thread_name_prefix="imagegen-job")
         self.jobs: set[Future[None]] = set()
-        self.scheduler = Scheduler(settings.daemon, self._submit)
+        self.scheduler = Scheduler(settings.daemon, self._submit, settings.max_input_bytes)
         self._hang_file = os.environ.get(HANG_SWITCH_ENV)
 
     # -- lifecycle --------------------------------------------------------------------

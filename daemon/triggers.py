@@ -57,6 +57,10 @@ def _classify_arrival(
     name = path.name
     if name == CHAPTERS and path.parent != root:
         return Trigger(path.parent, "input", f"{CHAPTERS} {event_type}")
+    if event_type in ("created", "moved") and path.is_symlink() and path.is_dir():
+        # inotify reports a symlink to a directory as a file: look into it like a
+        # new directory (the handler then refuses it by name if it leads outside).
+        return Trigger(path, "directory", f"symlink {path.name} appeared")
     if path.parent.name == "images" and path.parent.parent != root:
         episode = path.parent.parent
         if name == MANIFEST_STALE or (name.endswith(".png.stale") and not name.startswith(".")):

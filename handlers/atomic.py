@@ -46,7 +46,10 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, obj: Any) -> str:
     """Write `obj` as UTF-8 JSON (Turkish stays readable); return the bytes' sha256."""
-    data = (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    # A file name that is not UTF-8 reaches us as lone surrogates; "\\udcff" is also
+    # the JSON escape for it, so backslashreplace keeps the file valid JSON.
+    data = text.encode("utf-8", "backslashreplace")
     write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 

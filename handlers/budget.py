@@ -3,10 +3,12 @@ so parallel workers can never spend past `max_episode_cost_usd` together."""
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from handlers.errors import ImagegenError
+from handlers.reading import read_json
 
 OWN_PROVENANCE = "imagegen_provenance.json"
 _EPSILON = 1e-9
@@ -60,11 +62,11 @@ def upstream_spend(provenance_dir: Path, warnings: list[str]) -> float:
     if not provenance_dir.is_dir():
         return 0.0
     for path in sorted(provenance_dir.glob("*.json")):
-        if path.name == OWN_PROVENANCE or not path.is_file() or path.is_symlink():
+        if path.name == OWN_PROVENANCE:
             continue
         try:
-            data = json.loads(path.read_bytes()[:10_000_000].decode("utf-8"))
-        except (OSError, ValueError):
+            data = read_json(path, max_bytes=10_000_000, what="provenance record")
+        except (ImagegenError, OSError, ValueError):
             warnings.append(f"{path}: unreadable provenance; its cost is not counted")
             continue
         cost = data.get("cost_usd") if isinstance(data, dict) else None

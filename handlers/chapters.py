@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from handlers.errors import InputError
-from handlers.paths import read_regular_file
+from handlers.reading import parse_json, read_regular_file
 
 GENERATED_TYPES = frozenset({"diagram", "b_roll", "screen_share"})
 TEMPLATE_TYPES = frozenset({"title_card", "talking_head"})
@@ -124,14 +124,14 @@ def load_chapters(path: Path, *, max_bytes: int, episode_name: str | None = None
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as e:
         raise InputError(
             f"{where}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg} "
             "(truncated or still being written?)"
         ) from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply to be a chapters document") from None
+    except ValueError as e:  # nested too deeply, a giant number
+        raise InputError(f"{where}: {e}; this cannot be a chapters document") from None
     if not isinstance(data, dict):
         raise InputError(f"{where}: top level must be a JSON object, got {type(data).__name__}")
     try:

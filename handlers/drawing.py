@@ -15,6 +15,8 @@ from PIL import ImageDraw, ImageFont
 
 from handlers.errors import ImagegenError
 
+MAX_DRAWN_CHARS = 300
+
 RGB = tuple[int, int, int]
 Color = str | RGB
 Align = Literal["center", "left"]
@@ -226,6 +228,10 @@ def fit_text(
     max_height = max(1, max_height)
     max_size = max(1, max_size)
     min_size = max(1, min(min_size, max_size))
+    if len(text) > MAX_DRAWN_CHARS:
+        # Fitting costs time per character; no frame shows more than this anyway, and a
+        # hostile 5 MB title must not hold a worker for hours.
+        text = text[:MAX_DRAWN_CHARS].rstrip() + "…"
     if not text.strip():
         return load_font(max_size, path=font_path), []
     for break_words in (False, True):

@@ -6,7 +6,6 @@ raises for an expected problem: the RunResult says what happened.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,7 +35,13 @@ from handlers.errors import (
 from handlers.hashing import sha256_bytes
 from handlers.images import encode_png, fit_to_frame
 from handlers.lock import episode_lock
-from handlers.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
+from handlers.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestEntry,
+    read_manifest,
+    write_manifest,
+)
 from handlers.markers import Marker, consume, find_marker, write_marker
 from handlers.paths import EpisodePaths, ensure_inside, episode_paths
 from handlers.plan import (
@@ -50,6 +55,7 @@ from handlers.plan import (
 from handlers.prompts import WrittenPrompt, chapter_prompt, context_for
 from handlers.provenance import write_provenance
 from handlers.providers import ImageRequest
+from handlers.reading import read_json, read_regular_file
 from handlers.request_file import write_request_file
 from handlers.services import Services, build_services, template_settings_hash
 
@@ -574,16 +580,16 @@ class _EpisodeRun:
     def _provenance_matches(self) -> bool:
         """Our provenance describes the current manifest (no run died before writing it)."""
         try:
-            data = json.loads(self.paths.provenance.read_bytes())
-        except (OSError, ValueError):
+            data = read_json(self.paths.provenance, max_bytes=10_000_000, what="provenance")
+        except (ImagegenError, OSError, ValueError):
             return False
         return isinstance(data, dict) and data.get("manifest_sha256") == self.manifest_sha
 
     @staticmethod
     def _file_sha(path: Path) -> str | None:
         try:
-            return sha256_bytes(path.read_bytes())
-        except OSError:
+            return sha256_bytes(read_regular_file(path, max_bytes=MAX_MANIFEST_BYTES, what="file"))
+        except (ImagegenError, OSError):
             return None
 
     def _record(self, episode: Episode, entry: ManifestEntry) -> None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers.atomic import write_json
+from handlers.errors import ImagegenError
+from handlers.reading import read_json
 
 MANIFEST_SCHEMA = "imagegen.manifest/1"
 
 Status = Literal["generated", "template", "failed", "rejected", "skipped_cost_cap", "skipped"]
 OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
+MAX_MANIFEST_BYTES = 50_000_000
 
 
 class ManifestEntry(BaseModel):
@@ -86,16 +89,19 @@ class Manifest(BaseModel):
 def read_manifest(path: Path, warnings: list[str]) -> Manifest | None:
     """The previous manifest, or None. A damaged one is a warning: the PNGs' own
     metadata still lets the planner reuse their images instead of paying again."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        warnings.append(f"{path}: cannot read the previous manifest ({e.strerror})")
+    if not os.path.lexists(path):
         return None
     try:
-        return Manifest.model_validate(json.loads(raw.decode("utf-8")))
-    except (ValueError, ValidationError) as e:
+        data = read_json(path, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
+    except (ImagegenError, OSError) as e:
+        warnings.append(f"cannot read the previous manifest: {e}")
+        return None
+    except ValueError as e:
+        warnings.append(f"{path}: previous manifest is damaged ({e}); rebuilding it")
+        return None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
         first = str(e).splitlines()[0]
         warnings.append(f"{path}: previous manifest is damaged ({first}); rebuilding it")
         return None

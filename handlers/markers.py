@@ -5,7 +5,6 @@ if nobody rewrote it meanwhile."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.atomic import write_json
+from handlers.reading import parse_json
 
 MAX_MARKER_BYTES = 64 * 1024
 
@@ -79,7 +79,7 @@ def _read_info(path: Path, size: int) -> dict[str, Any]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+            data = parse_json(f.read(MAX_MARKER_BYTES))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

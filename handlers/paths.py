@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,40 +96,3 @@ def ensure_inside(paths: EpisodePaths, target: Path) -> Path:
     if target.is_symlink():
         raise ConfinementError(f"{target} is a symlink; imagegen does not write through symlinks")
     return parent / target.name
-
-
-def read_regular_file(path: Path, *, max_bytes: int, what: str) -> bytes:
-    """Read a small regular file without following a final symlink or blocking on a FIFO."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} does not exist") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise ConfinementError(
-                f"{path}: {what} is a symlink; imagegen reads only regular files"
-            ) from None
-        raise InputError(f"{path}: cannot open {what}: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{path}: {what} is not a regular file")
-        if st.st_size > max_bytes:
-            raise InputError(
-                f"{path}: {what} is {st.st_size} bytes, over the limit of {max_bytes} "
-                "(setting max_input_bytes)"
-            )
-        chunks = []
-        remaining = max_bytes + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > max_bytes:
-            raise InputError(f"{path}: {what} grew past {max_bytes} bytes while being read")
-        return data
-    finally:
-        os.close(fd)

@@ -176,3 +176,40 @@ def test_episode_outside_root_by_path(outputs, settings, counting, tmp_path):
     result = run(episode, RunRequest(), settings, services=services)
     assert result.outcome == "failed" and "not inside the outputs root" in result.message
     assert not (episode / "images").exists()
+
+
+# -- regressions found by the hostile-input torture scenario ---------------------------
+
+
+def test_giant_integer_is_a_specific_error(outputs, settings, counting):
+    raw = doc_bytes(lambda d: None).replace(b'"order": 1,', b'"order": ' + b"7" * 5000 + b",", 1)
+    msg = run_bad(outputs, settings, counting, raw)
+    assert "ep001/chapters.json" in msg and "a number with 5000 digits" in msg
+
+
+def test_deeply_nested_marker_does_not_break_the_run(episode, settings, counting):
+    _, services = counting
+    (episode / "images").mkdir()
+    (episode / "images/ch02.png.stale").write_text("[" * 60_000)
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+    (episode / "chapters.json.stale").write_text("[" * 60_000)
+    assert run(episode, RunRequest(), settings, services=services).outcome == "blocked"
+
+
+def test_trigger_with_undecodable_file_name_keeps_provenance_valid(episode, settings, counting):
+    _, services = counting
+    request = RunRequest(trigger="daemon: marker images/\udcff\udcfe.png.stale")
+    result = run(episode, request, settings, services=services)
+    assert result.outcome == "ok", result.message
+    prov = json.loads((episode / "provenance/imagegen_provenance.json").read_bytes())
+    assert prov["trigger"] == "daemon: marker images/\udcff\udcfe.png.stale"
+
+
+def test_fifo_manifest_does_not_block(episode, settings, counting):
+    _, services = counting
+    (episode / "images").mkdir()
+    os.mkfifo(episode / "images/manifest.json")
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok"
+    assert any("manifest" in w and "not a regular file" in w for w in result.warnings)

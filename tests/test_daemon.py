@@ -286,3 +286,22 @@ def test_sigterm_drains_and_restart_does_not_pay_again(outputs, tmp_path, fake_a
         d2.kill()
     assert all(n == 1 for n in fake_api.paid_prompts.values())
     assert fake_api.images_paid == 5
+
+
+def test_fifo_and_symlinked_episodes_neither_hang_nor_hide(outputs, daemon, tmp_path):
+    fifo_ep = outputs / "ep-fifo"
+    fifo_ep.mkdir()
+    os.mkfifo(fifo_ep / "chapters.json")
+    outside = tmp_path / "outside-ep"
+    outside.mkdir()
+    (outside / "chapters.json").write_text(json.dumps(demo_doc(), ensure_ascii=False))
+    daemon.start()
+    (outputs / "ep-link").symlink_to(outside, target_is_directory=True)
+    drop(outputs, "ep-after-fifo")
+    assert daemon.wait_jobs("ep-after-fifo")[0]["status"] == "ok"
+    fifo_job = daemon.wait_jobs("ep-fifo", timeout=15)[0]
+    assert fifo_job["status"] == "failed" and "not a regular file" in fifo_job["message"]
+    link_job = daemon.wait_jobs("ep-link", timeout=15)[0]
+    assert link_job["status"] == "failed" and "not inside the outputs root" in link_job["message"]
+    assert not (outside / "images").exists()
+    assert daemon.stop(timeout=15) == 0

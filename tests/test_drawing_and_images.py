@@ -297,3 +297,10 @@ def test_talking_head_is_grey_with_a_silhouette() -> None:
     head = image.getpixel((480, int(540 * 0.34)))
     assert isinstance(head, tuple)
     assert sum(head) < sum(GREY) - 60
+
+
+def test_a_hostile_title_is_clipped_before_fitting():
+    from handlers.drawing import MAX_DRAWN_CHARS, find_font, fit_text
+
+    _, lines = fit_text("Ş" * 100_000, find_font(), 1600, 800, 120)
+    assert sum(len(line) for line in lines) <= MAX_DRAWN_CHARS + 1
