@@ -88,7 +88,7 @@ class ChaptersDoc(_In):
         m = _VERSION.match(v)
         if not m:
             raise ValueError("must look like '1.0' (MAJOR.MINOR)")
-        if m.group(1) != "1":
+        if int(m.group(1)) != 1:  # "01.0" is major 1 too
             raise ValueError(
                 f"major version {m.group(1)} is not supported; this imagegen reads schema 1.x "
                 "(upgrade imagegen or have upstream write schema 1)"

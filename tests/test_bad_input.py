@@ -213,3 +213,12 @@ def test_fifo_manifest_does_not_block(episode, settings, counting):
     result = run(episode, RunRequest(), settings, services=services)
     assert result.outcome == "ok"
     assert any("manifest" in w and "not a regular file" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.7", "01.0", "1.10"])
+def test_every_schema_1_version_is_accepted(outputs, settings, counting, version):
+    _, services = counting
+    doc = demo_doc()
+    doc["schema_version"] = version
+    episode = write_episode(outputs, doc=doc)
+    assert run(episode, RunRequest(), settings, services=services).outcome == "ok"
