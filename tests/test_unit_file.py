@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(
 def test_security_exposure_is_at_most_2():
     out = subprocess.run(
         ["systemd-analyze", "security", "--offline=yes", str(UNIT)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     match = re.search(r"Overall exposure level for imagegen\.service: ([0-9.]+)", out.stdout)
     assert match, out.stdout + out.stderr
@@ -41,7 +43,8 @@ def test_verify_is_clean(tmp_path: Path):
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
     problems = [
-        line for line in (out.stdout + out.stderr).splitlines()
+        line
+        for line in (out.stdout + out.stderr).splitlines()
         # Not about our unit: verify looks at the whole (containerised) host.
         if "imagegen" in line
     ]
