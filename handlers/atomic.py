@@ -60,3 +60,25 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sweep_temp_files(directory: Path) -> list[str]:
+    """Remove the temp files a killed writer left in `directory`. Called under the
+    episode lock, so no live writer of ours can own one. Returns the names removed."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if (
+            entry.name.startswith(".")
+            and entry.name.endswith(TMP_SUFFIX)
+            and entry.is_file(follow_symlinks=False)
+        ):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+            except FileNotFoundError:
+                pass
+    return removed

@@ -162,6 +162,10 @@ class _EpisodeRun:
 
     def run(self) -> RunResult:
         paths = self.paths
+        for directory in (paths.images, paths.provenance_dir, paths.render_stale.parent):
+            if directory.is_dir() and not directory.is_symlink():
+                for name in atomic.sweep_temp_files(directory):
+                    self.log.info("removed_stale_temp_file", file=f"{directory.name}/{name}")
         stale = find_marker(paths.chapters_stale, self.warnings)
         if stale is not None:
             return RunResult(

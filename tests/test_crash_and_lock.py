@@ -139,3 +139,15 @@ def test_lock_is_exclusive_between_processes(episode, settings):
             pass
     finally:
         proc.kill()
+
+
+def test_temp_files_left_by_a_killed_writer_are_removed(episode, settings, counting):
+    _, services = counting
+    run(episode, RunRequest(), settings, services=services)
+    left = [episode / "images/.ch02.png.x1y2z3.tmp", episode / "provenance/.p.abc.tmp"]
+    for path in left:
+        path.write_bytes(b"half an image")
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "up_to_date"
+    assert not any(p.exists() for p in left)
+    assert (episode / "images/ch02.png").exists()
