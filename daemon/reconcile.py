@@ -56,6 +56,8 @@ def needs_job(episode: Path) -> str | None:
         return "marker present"
     if any(n.endswith(".png.stale") and not n.startswith(".") for n in names):
         return "marker present"
+    if any(n.startswith(".") and n.endswith(".tmp") for n in names):
+        return "temp file of a killed run"  # the job sweeps it under the episode lock
     try:
         # Never blocking on a FIFO, never following a symlink: the handler reports
         # such files properly; here they only mean "needs a job".
