@@ -6,6 +6,7 @@ raises for an expected problem: the RunResult says what happened.
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -121,7 +122,14 @@ def run(
     except OSError as e:
         # Disk full, permissions, a vanished directory: this episode fails, nothing else.
         where = f" ({e.filename})" if e.filename else ""
-        result = RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}")
+        hint = ""
+        if e.errno in (errno.EACCES, errno.EPERM):
+            hint = (
+                "; the service's user cannot write there: episode directories must be "
+                "writable by its group (upstream: umask 002 and mkdir, or chmod -R g+rwX; "
+                "see README, Operate)"
+            )
+        result = RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
     result.duration_s = time.monotonic() - started
     return result
 

@@ -222,3 +222,26 @@ def test_every_schema_1_version_is_accepted(outputs, settings, counting, version
     doc["schema_version"] = version
     episode = write_episode(outputs, doc=doc)
     assert run(episode, RunRequest(), settings, services=services).outcome == "ok"
+
+
+def test_unwritable_episode_dir_says_what_to_do(episode, settings, counting):
+    import shutil
+    import subprocess
+
+    _, services = counting
+    if os.geteuid() == 0:
+        # Root ignores permission bits but not the immutable flag: a real EPERM.
+        if shutil.which("chattr") is None:
+            pytest.skip("as root only chattr +i can refuse a write, and chattr is missing")
+        lock, unlock = ["chattr", "+i", str(episode)], ["chattr", "-i", str(episode)]
+        if subprocess.run(lock, capture_output=True).returncode != 0:
+            pytest.skip("this filesystem does not support chattr +i")
+    else:
+        episode.chmod(0o555)
+        unlock = ["chmod", "755", str(episode)]
+    try:
+        result = run(episode, RunRequest(), settings, services=services)
+    finally:
+        subprocess.run(unlock, check=True)
+    assert result.outcome == "failed", result.message
+    assert "writable by its group" in result.message and str(episode) in result.message
