@@ -369,12 +369,13 @@ def test_fallback_serves_when_the_primary_fails(outputs, fake_api):
         match=lambda b: b.get("model") == "gpt-image-1.5",
         repeat=True,
     )
-    settings = wire_settings(outputs, fake_api)
-    settings.image.fallback = [
-        {"provider": "openai", "model": "gpt-image-1-mini", "size": "1536x1024", "quality": "low"}
-    ]  # type: ignore[assignment]
-    settings = Settings.model_validate(settings.model_dump() | {"outputs_dir": outputs})
-    settings.openai.api_key = load_settings(overrides={"openai": {"api_key": KEY}}).openai.api_key
+    mini = {
+        "provider": "openai",
+        "model": "gpt-image-1-mini",
+        "size": "1536x1024",
+        "quality": "low",
+    }
+    settings = wire_settings(outputs, fake_api, fallback=[mini])
     result = run(episode, RunRequest(), settings)
     assert result.outcome == "ok", result.message
     for e in entries(episode).values():
@@ -386,15 +387,16 @@ def test_fallback_serves_when_the_primary_fails(outputs, fake_api):
 def test_retired_primary_falls_back_and_is_not_asked_again(outputs, fake_api):
     fake_api.retired_models = {"dall-e-3"}
     episode = only_diagrams("ep-retired", 4, outputs)
+    current = {"provider": "openai", "model": "gpt-image-1.5", "size": "1536x1024"}
     settings = wire_settings(
-        outputs, fake_api, model="dall-e-3", size="1792x1024", quality="standard"
+        outputs,
+        fake_api,
+        model="dall-e-3",
+        size="1792x1024",
+        quality="standard",
+        concurrency=1,
+        fallback=[current],
     )
-    settings.image.concurrency = 1
-    settings.image.fallback = [
-        {"provider": "openai", "model": "gpt-image-1.5", "size": "1536x1024", "quality": "medium"}
-    ]  # type: ignore[assignment]
-    settings = Settings.model_validate(settings.model_dump() | {"outputs_dir": outputs})
-    settings.openai.api_key = load_settings(overrides={"openai": {"api_key": KEY}}).openai.api_key
     result = run(episode, RunRequest(), settings)
     assert result.outcome == "ok", result.message
     assert fake_api.count("images", status=404) == 1
