@@ -18,6 +18,7 @@ from pathlib import Path
 from config import load_settings
 from daemon.logging import configure_logging
 from handlers.imagegen import RunRequest, run
+from handlers.images import PNG_COMPRESS_LEVEL
 from handlers.offline import OfflineRenderer
 from handlers.providers import ImageRequest
 from tests.support.episodes import episode_doc, write_doc
@@ -70,7 +71,7 @@ def main() -> None:
             t0 = time.perf_counter()
             img = renderer.generate(req).image
             t1 = time.perf_counter()
-            img.save(io.BytesIO(), "PNG", compress_level=6)
+            img.save(io.BytesIO(), "PNG", compress_level=PNG_COMPRESS_LEVEL)
             t2 = time.perf_counter()
             render_ms.append((t1 - t0) * 1000)
             encode_ms.append((t2 - t1) * 1000)

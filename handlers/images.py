@@ -9,7 +9,9 @@ from PIL import Image, PngImagePlugin
 
 # Keys of the PNG text chunks; the planner reads them back when the manifest is lost.
 META_PREFIX = "imagegen:"
-PNG_COMPRESS_LEVEL = 6
+# Measured on a photo-like 1920x1080 frame: level 6 takes 320 ms for 1.09 MB, level 3
+# 128 ms for 1.13 MB, level 1 92 ms for 1.39 MB. 3: nearly the smallest, 2.5x faster.
+PNG_COMPRESS_LEVEL = 3
 
 
 def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
