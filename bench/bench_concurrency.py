@@ -15,7 +15,7 @@ from daemon.logging import configure_logging
 from handlers.imagegen import RunRequest, run
 from handlers.key_check import forget_verified_keys
 from tests.fakeapi import FakeAPI
-from tests.support.episodes import episode_doc, write_doc
+from tests.support.episodes import paid_episode_doc, write_doc
 
 CHAPTERS = 8
 LATENCY = 1.0
@@ -32,10 +32,7 @@ def main() -> None:
         for level in LEVELS:
             forget_verified_keys()
             name = f"bench-c{level}"
-            doc = episode_doc(name, CHAPTERS)
-            for ch in doc["chapters"]:
-                ch["visual"] = {"type": "diagram", "description": "d", "image_prompt": ch["title"]}
-            episode = write_doc(root, name, doc)
+            episode = write_doc(root, name, paid_episode_doc(name, CHAPTERS))
             settings = load_settings(
                 overrides={
                     "outputs_dir": root,

@@ -153,7 +153,6 @@ class _EpisodeRun:
         self.started_at = now_iso()
         self.run_cost = 0.0
         self.tokens: dict[str, int] = {}
-        self.changed: list[str] = []
         self.touched: set[str] = set()
         self.cumulative = 0.0
         self._cost_lock = threading.Lock()
@@ -608,8 +607,6 @@ class _EpisodeRun:
         """A chapter finished (well or not): its entry goes into the manifest at once."""
         self.entries[entry.chapter_id] = entry
         self.touched.add(entry.chapter_id)
-        if entry.ok:
-            self.changed.append(entry.chapter_id)
         self._write_manifest(episode)
 
     def _write_manifest(self, episode: Episode) -> None:

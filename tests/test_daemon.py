@@ -17,6 +17,7 @@ from PIL import Image
 from handlers.markers import write_marker
 from tests.conftest import demo_doc
 from tests.support.daemon_proc import DaemonProcess
+from tests.support.episodes import paid_episode_doc
 
 
 @pytest.fixture
@@ -255,13 +256,7 @@ def test_sigterm_drains_and_restart_does_not_pay_again(outputs, tmp_path, fake_a
 
     forget_verified_keys()
     fake_api.latency["images"] = 1.5
-    doc = demo_doc()
-    for ch in doc["chapters"]:
-        ch["visual"] = {
-            "type": "diagram",
-            "description": "d",
-            "image_prompt": f"for {ch['chapter_id']}",
-        }
+    doc = paid_episode_doc("ep-drain", 5)
     env = {
         "OPENAI_API_KEY": fake_api.api_key,
         "IMAGEGEN_OPENAI__BASE_URL": fake_api.openai_base_url,

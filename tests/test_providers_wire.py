@@ -28,7 +28,7 @@ from tests.fakeapi import (
     server_error,
     timeout,
 )
-from tests.support.episodes import episode_doc, write_doc
+from tests.support.episodes import paid_episode_doc, write_doc
 
 KEY = "sk-test-fake-key"
 
@@ -59,14 +59,7 @@ def entries(episode: Path) -> dict[str, dict[str, Any]]:
 
 def only_diagrams(name: str, n: int, outputs: Path) -> Path:
     """n generated chapters, each with its own image_prompt naming it (for match rules)."""
-    doc = episode_doc(name, n)
-    for ch in doc["chapters"]:
-        ch["visual"] = {
-            "type": "diagram",
-            "description": f"diagram {ch['chapter_id']}",
-            "image_prompt": f"A diagram for chapter {ch['chapter_id']}",
-        }
-    return write_doc(outputs, name, doc)
+    return write_doc(outputs, name, paid_episode_doc(name, n))
 
 
 def image_requests(fake: FakeAPI, needle: str | None = None) -> list[Any]:

@@ -40,6 +40,7 @@ from tests.e2e.sandbox import (
     wait_until,
 )
 from tests.fakeapi.server import FakeAPI
+from tests.support.episodes import paid_episode_doc, paid_per_chapter
 
 _MISSING = missing_prerequisite()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"e2e systemd tests: {_MISSING}")
@@ -122,19 +123,6 @@ def demo_doc() -> dict[str, Any]:
     return doc
 
 
-def slow_doc(name: str) -> dict[str, Any]:
-    """The demo with all five chapters paid images, each with its own prompt."""
-    doc = demo_doc()
-    doc["episode_id"] = name
-    for chapter in doc["chapters"]:
-        chapter["visual"] = {
-            "type": "diagram",
-            "description": "d",
-            "image_prompt": f"{name} {chapter['chapter_id']}",
-        }
-    return doc
-
-
 def drop_episode(outputs: Path, name: str, doc: dict[str, Any] | None = None) -> Path:
     """What the upstream pipeline does: a directory of the group imagegen (setgid,
     group-writable, as the unit's comments ask), then chapters.json by atomic rename."""
@@ -163,16 +151,6 @@ def read_statuses(episode: Path) -> dict[str, str]:
         return manifest_statuses(episode)
     except FileNotFoundError:
         return {}
-
-
-def paid_per_chapter(fake: FakeAPI, episode: str) -> dict[str, int]:
-    """Images paid per chapter of a slow_doc() episode (prompts end in its image_prompt)."""
-    paid: dict[str, int] = {}
-    for prompt, count in fake.paid_prompts.items():
-        name, _, chapter = prompt.rpartition(" ")
-        if name.endswith(episode):
-            paid[chapter] = paid.get(chapter, 0) + count
-    return paid
 
 
 def invocation(box: Sandbox) -> str:
@@ -355,7 +333,7 @@ def test_stop_drains_calls_in_flight_and_restart_pays_nothing_twice(
 ) -> None:
     fake.latency["images"] = SLOW_IMAGE_SECONDS
     box.systemctl("start", UNIT)
-    episode = drop_episode(box.outputs, "ep-stop", slow_doc("ep-stop"))
+    episode = drop_episode(box.outputs, "ep-stop", paid_episode_doc("ep-stop", 5))
     # Stop right after both workers sent a call: the next call would come only when one
     # of them is answered, SLOW_IMAGE_SECONDS later.
     assert fake.wait_until(lambda f: f.in_flight["images"] == CONCURRENCY, timeout=20)
@@ -391,14 +369,14 @@ def test_stop_drains_calls_in_flight_and_restart_pays_nothing_twice(
     assert wait_job(box, "ep-stop", timeout=40)["STATUS"] == "ok"
     assert set(manifest_statuses(episode).values()) == {"generated"}
     assert fake.images_paid == 5
-    assert paid_per_chapter(fake, "ep-stop") == {f"ch0{i}": 1 for i in range(1, 6)}
+    assert paid_per_chapter(fake.paid_prompts, "ep-stop") == {f"ch0{i}": 1 for i in range(1, 6)}
 
 
 def test_sigkill_restarts_and_finishes_without_paying_twice(box: Sandbox, fake: FakeAPI) -> None:
     fake.latency["images"] = SLOW_IMAGE_SECONDS
     box.systemctl("start", UNIT)
     before = box.show("MainPID", "NRestarts", "InvocationID")
-    episode = drop_episode(box.outputs, "ep-kill", slow_doc("ep-kill"))
+    episode = drop_episode(box.outputs, "ep-kill", paid_episode_doc("ep-kill", 5))
 
     def mid_episode() -> set[str] | None:
         # Some chapters recorded as finished, and the next calls in flight.
@@ -423,7 +401,7 @@ def test_sigkill_restarts_and_finishes_without_paying_twice(box: Sandbox, fake: 
 
     assert wait_job(box, "ep-kill", timeout=40)["STATUS"] == "ok"
     assert set(manifest_statuses(episode).values()) == {"generated"}
-    paid = paid_per_chapter(fake, "ep-kill")
+    paid = paid_per_chapter(fake.paid_prompts, "ep-kill")
     assert set(paid) == {f"ch0{i}" for i in range(1, 6)}, paid
     assert all(paid[c] == 1 for c in finished), (finished, paid)
     # Only an image in flight at the kill may be paid again.

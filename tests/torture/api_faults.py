@@ -23,7 +23,8 @@ from tests.fakeapi import (
 )
 from tests.fakeapi.images import output_tokens, text_tokens
 from tests.support.daemon_proc import DaemonProcess
-from tests.torture.common import SECRET_KEY, daemon_env, drop, manifest_entries, paid_episode_doc
+from tests.support.episodes import paid_episode_doc
+from tests.torture.common import SECRET_KEY, daemon_env, drop, manifest_entries
 from tests.torture.report import Row, corrupt_files
 from tests.torture.report import keep as _keep
 

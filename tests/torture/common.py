@@ -9,21 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakeapi import FakeAPI
-from tests.support.episodes import episode_doc
 
 # Distinctive, so the secrets scan can look for it everywhere afterwards.
 SECRET_KEY = "sk-torture-0123456789SECRETabcdef"
-
-
-def paid_episode_doc(name: str, chapters: int) -> dict[str, Any]:
-    doc = episode_doc(name, chapters)
-    for ch in doc["chapters"]:
-        ch["visual"] = {
-            "type": "diagram",
-            "description": "d",
-            "image_prompt": f"{name} chapter {ch['chapter_id']}",
-        }
-    return doc
 
 
 def drop(outputs: Path, name: str, doc: dict[str, Any]) -> Path:
@@ -53,14 +41,3 @@ def manifest_entries(episode: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return {c["chapter_id"]: c for c in data.get("chapters", [])}
-
-
-def paid_per_chapter(fake: FakeAPI, name: str) -> dict[str, int]:
-    """Images the fake delivered per chapter of episode `name` (prompt ends with it)."""
-    out: dict[str, int] = {}
-    marker = f"{name} chapter "
-    for prompt, n in fake.paid_prompts.items():
-        if marker in prompt:
-            cid = prompt.rsplit(marker, 1)[1]
-            out[cid] = out.get(cid, 0) + n
-    return out

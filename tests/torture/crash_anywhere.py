@@ -10,13 +10,12 @@ from pathlib import Path
 from daemon.reconcile import needs_job
 from tests.fakeapi import FakeAPI
 from tests.support.daemon_proc import DaemonProcess
+from tests.support.episodes import paid_episode_doc, paid_per_chapter
 from tests.torture.common import (
     SECRET_KEY,
     daemon_env,
     drop,
     manifest_entries,
-    paid_episode_doc,
-    paid_per_chapter,
 )
 from tests.torture.report import Row, corrupt_files
 from tests.torture.report import keep as _keep
@@ -73,7 +72,7 @@ def run(full: bool, work: Path) -> Row:
             if len(final) != CHAPTERS or any(e["status"] != "generated" for e in final.values()):
                 states = {c: e["status"] for c, e in final.items()}
                 row.fail(f"{name}: did not end complete: {states}")
-            paid = paid_per_chapter(fake, name)
+            paid = paid_per_chapter(fake.paid_prompts, name)
             for cid, entry in finished.items():
                 row.paid_duplicates += max(0, paid.get(cid, 0) - 1)
                 now = final.get(cid)
