@@ -12,8 +12,8 @@ from pathlib import Path
 
 from config import load_settings
 from daemon.logging import configure_logging
+from handlers.api.key_check import forget_verified_keys
 from handlers.imagegen import RunRequest, run
-from handlers.key_check import forget_verified_keys
 from tests.fakeapi import FakeAPI
 from tests.support.episodes import paid_episode_doc, write_doc
 

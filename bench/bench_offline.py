@@ -17,10 +17,10 @@ from pathlib import Path
 
 from config import load_settings
 from daemon.logging import configure_logging
+from handlers.drawing.offline import OfflineRenderer
 from handlers.imagegen import RunRequest, run
-from handlers.images import PNG_COMPRESS_LEVEL
-from handlers.offline import OfflineRenderer
-from handlers.providers import ImageRequest
+from handlers.outputs.png import PNG_COMPRESS_LEVEL
+from handlers.providers.base import ImageRequest
 from tests.support.episodes import episode_doc, write_doc
 
 CHAPTERS = 15

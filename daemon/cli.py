@@ -11,14 +11,16 @@ from typing import Any
 from config import ConfigError, Settings, config_path, load_settings, secret_source
 from daemon.logging import configure_logging
 from daemon.summary import summary_line
-from daemon.triggers import RETRY_REQUEST
-from handlers.chapters import load_chapters
 from handlers.errors import ImagegenError
-from handlers.imagegen import RunRequest, RunResult, run
-from handlers.markers import write_marker
-from handlers.paths import ensure_inside, episode_paths
-from handlers.plan import route_of
-from handlers.pricing import PRICES_DATE, PriceTable
+from handlers.imagegen import (
+    RunRequest,
+    RunResult,
+    episode_dir_of,
+    price_table,
+    request_retry,
+    run,
+    validate,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -113,10 +115,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _episode_dir(path: Path) -> Path:
-    return path.parent if path.name == "chapters.json" else path
-
-
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     request = RunRequest(
         force=args.force,
@@ -127,7 +125,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     worst = EXIT_OK
     for path in args.paths:
-        result = run(_episode_dir(path), request, settings)
+        result = run(episode_dir_of(path), request, settings)
         print(summary_line(result), flush=True)
         for warning in result.warnings:
             print(f"  warning: {warning}", file=sys.stderr)
@@ -156,49 +154,41 @@ def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     backoff; the daemon does the work, under its own user, and removes the request."""
     worst = EXIT_OK
     for path in args.paths:
-        episode = _episode_dir(path)
         try:
-            paths = episode_paths(settings.outputs_dir, episode)
-            images = ensure_inside(paths, paths.images)
-            images.mkdir(exist_ok=True)
-            write_marker(images / RETRY_REQUEST, by="imagegen retry", reason="operator asked")
+            name = request_retry(path, settings)
         except (ImagegenError, OSError) as e:
-            print(f"[FAIL] {episode.name}: {e}")
+            print(f"[FAIL] {episode_dir_of(path).name}: {e}")
             worst = EXIT_FAILED
             continue
-        print(f"[OK] {paths.name}: retry requested; follow it with journalctl -u imagegen -f")
+        print(f"[OK] {name}: retry requested; follow it with journalctl -u imagegen -f")
     return worst
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     worst = EXIT_OK
     for path in args.paths:
-        file = path / "chapters.json" if path.is_dir() else path
         try:
-            episode = load_chapters(
-                file, max_bytes=settings.max_input_bytes, episode_name=file.parent.name
-            )
+            checked = validate(path, settings)
         except ImagegenError as e:
             print(f"[FAIL] {e}")
             worst = EXIT_FAILED
             continue
-        routes = [route_of(c) for c in episode.chapters]
         print(
-            f"[OK] {file}: {len(routes)} chapters "
-            f"({routes.count('generate')} to generate, {routes.count('template')} templates"
-            + (f", {routes.count('skip')} skipped" if "skip" in routes else "")
+            f"[OK] {checked.file}: {checked.chapters} chapters "
+            f"({checked.to_generate} to generate, {checked.templates} templates"
+            + (f", {checked.skipped} skipped" if checked.skipped else "")
             + ")"
         )
-        for warning in episode.warnings:
+        for warning in checked.warnings:
             print(f"  warning: {warning}")
     return worst
 
 
 def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.prices:
-        table = PriceTable.with_overrides(settings.prices)
-        print(f"# USD; built-in prices as of {PRICES_DATE}, overridden by [prices]")
-        print(json.dumps(dict(sorted(table.prices.items())), indent=2))
+        date, table = price_table(settings)
+        print(f"# USD; built-in prices as of {date}, overridden by [prices]")
+        print(json.dumps(dict(sorted(table.items())), indent=2))
         return EXIT_OK
     data = settings.model_dump(mode="json")
     for section in ("openai", "anthropic"):

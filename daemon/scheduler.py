@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import DaemonSettings
-from daemon.triggers import CHAPTERS, Trigger
+from daemon.triggers import Trigger
+from handlers.episode import layout
 from handlers.errors import ImagegenError
-from handlers.reading import read_json
+from handlers.files.reading import read_json
 
 BUSY_RETRY_SECONDS = 5.0
 MAX_REASONS = 5
@@ -162,7 +163,9 @@ class Scheduler:
             return True
         try:
             # Non-blocking and size-bounded: a FIFO or a huge file must not stall the loop.
-            read_json(ep.path / CHAPTERS, max_bytes=self.max_input_bytes, what=CHAPTERS)
+            read_json(
+                ep.path / layout.CHAPTERS, max_bytes=self.max_input_bytes, what=layout.CHAPTERS
+            )
         except (ImagegenError, OSError, ValueError):
             return False
         return True

@@ -26,9 +26,10 @@ from daemon import notify
 from daemon.reconcile import find_episodes, needs_job
 from daemon.scheduler import Scheduler
 from daemon.summary import summary_line
-from daemon.triggers import RETRY_REQUEST, Trigger, classify
+from daemon.triggers import Trigger, classify
 from daemon.watcher import Overflow, RawEvent, start_observer
-from handlers.imagegen import RunRequest, RunResult, run
+from handlers.episode import layout
+from handlers.imagegen import RunRequest, RunResult, forget_verified_keys, run
 
 log = structlog.get_logger("imagegen")
 
@@ -209,7 +210,7 @@ class Service:
             log.exception("job_crashed", episode_id=episode.name)
             result = RunResult(episode.name, "failed", f"internal error: {type(e).__name__}: {e}")
         with contextlib.suppress(OSError):
-            (episode / "images" / RETRY_REQUEST).unlink()  # the request is served
+            (episode / layout.IMAGES_DIR / layout.RETRY_REQUEST).unlink()  # the request is served
         self.events.put(_JobDone(episode, result))
 
     def _job_done(self, done: _JobDone, now: float) -> None:
@@ -248,8 +249,6 @@ class Service:
                 new = new.model_copy(update={"outputs_dir": self.settings.outputs_dir})
             self.settings = new
             self.scheduler.settings = new.daemon
-            from handlers.key_check import forget_verified_keys
-
             forget_verified_keys()
             log.info("reloaded", message="configuration reloaded")
         notify.ready(self._status())

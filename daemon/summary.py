@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.imagegen import RunResult
+from handlers.result import RunResult
 
 
 def summary_line(result: RunResult) -> str:

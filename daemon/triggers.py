@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-CHAPTERS = "chapters.json"
-INPUT_STALE = "chapters.json.stale"
-MANIFEST_STALE = "manifest.json.stale"
-RETRY_REQUEST = "imagegen.retry"
+from handlers.episode import layout
 
 Kind = Literal["input", "marker", "unblocked", "retry", "directory", "scan"]
 _WRITE_EVENTS = frozenset({"created", "modified", "closed", "moved"})
@@ -45,27 +42,23 @@ def _classify_arrival(
     if not _inside(root, path):
         return None
     if is_directory:
-        if event_type in ("created", "moved") and path.name not in (
-            "images",
-            "provenance",
-            "render",
-        ):
+        if event_type in ("created", "moved") and path.name not in layout.OUR_DIRS:
             return Trigger(path, "directory", f"directory {path.name} appeared")
         return None
     if event_type not in _WRITE_EVENTS:
         return None
     name = path.name
-    if name == CHAPTERS and path.parent != root:
-        return Trigger(path.parent, "input", f"{CHAPTERS} {event_type}")
+    if name == layout.CHAPTERS and path.parent != root:
+        return Trigger(path.parent, "input", f"{layout.CHAPTERS} {event_type}")
     if event_type in ("created", "moved") and path.is_symlink() and path.is_dir():
         # inotify reports a symlink to a directory as a file: look into it like a
         # new directory (the handler then refuses it by name if it leads outside).
         return Trigger(path, "directory", f"symlink {path.name} appeared")
-    if path.parent.name == "images" and path.parent.parent != root:
+    if path.parent.name == layout.IMAGES_DIR and path.parent.parent != root:
         episode = path.parent.parent
-        if name == MANIFEST_STALE or (name.endswith(".png.stale") and not name.startswith(".")):
-            return Trigger(episode, "marker", f"marker images/{name}")
-        if name == RETRY_REQUEST:
+        if name == layout.MANIFEST_STALE or layout.is_chapter_marker(name):
+            return Trigger(episode, "marker", f"marker {layout.IMAGES_DIR}/{name}")
+        if name == layout.RETRY_REQUEST:
             return Trigger(episode, "retry", "retry requested")
     return None
 
@@ -73,8 +66,8 @@ def _classify_arrival(
 def _classify_removal(root: Path, path: Path, is_directory: bool) -> Trigger | None:
     if is_directory or not _inside(root, path):
         return None
-    if path.name == INPUT_STALE and path.parent != root:
-        return Trigger(path.parent, "unblocked", f"{INPUT_STALE} removed")
+    if path.name == layout.CHAPTERS_STALE and path.parent != root:
+        return Trigger(path.parent, "unblocked", f"{layout.CHAPTERS_STALE} removed")
     return None
 
 

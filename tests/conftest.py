@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from config import Settings, load_settings
-from handlers.offline import OfflineRenderer
-from handlers.providers import GeneratedImage, ImageRequest
-from handlers.services import Services, build_services
+from handlers.drawing.offline import OfflineRenderer
+from handlers.providers.base import GeneratedImage, ImageRequest
+from handlers.run.services import Services, build_services
 
 pytest_plugins = ["tests.fakeapi.pytest_plugin"]
 

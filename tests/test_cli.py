@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from handlers.markers import write_marker
+from handlers.outputs.markers import write_marker
 from tests.conftest import REPO, demo_doc, write_episode
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from handlers.files.lock import episode_lock
 from handlers.imagegen import RunRequest, run
-from handlers.lock import episode_lock
 from tests.conftest import REPO
 from tests.support.episodes import episode_doc, write_doc
 
@@ -120,7 +120,7 @@ def test_lock_timeout(episode, settings, counting):
 
 def test_lock_is_exclusive_between_processes(episode, settings):
     code = (
-        "import sys,time; from pathlib import Path; from handlers.lock import episode_lock\n"
+        "import sys,time; from pathlib import Path; from handlers.files.lock import episode_lock\n"
         "with episode_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(30)\n"
     )
     proc = subprocess.Popen(

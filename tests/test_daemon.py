@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from handlers.markers import write_marker
+from handlers.outputs.markers import write_marker
 from tests.conftest import demo_doc
 from tests.support.daemon_proc import DaemonProcess
 from tests.support.episodes import paid_episode_doc
@@ -252,7 +252,7 @@ def test_sd_notify_messages(outputs, tmp_path):
 
 
 def test_sigterm_drains_and_restart_does_not_pay_again(outputs, tmp_path, fake_api):
-    from handlers.key_check import forget_verified_keys
+    from handlers.api.key_check import forget_verified_keys
 
     forget_verified_keys()
     fake_api.latency["images"] = 1.5

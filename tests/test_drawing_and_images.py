@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
-from handlers import drawing
-from handlers.cards import render_talking_head, render_title_card
-from handlers.drawing import draw_text_block, find_font, fit_text, load_font
+from handlers.drawing import text as drawing
+from handlers.drawing.cards import render_talking_head, render_title_card
+from handlers.drawing.offline import OfflineRenderer
+from handlers.drawing.text import draw_text_block, find_font, fit_text, load_font
 from handlers.errors import ImagegenError
-from handlers.offline import OfflineRenderer
-from handlers.providers import ImageProvider, ImageRequest
+from handlers.providers.base import ImageProvider, ImageRequest
 
 TURKISH = "çğıİöşüÇĞÖŞÜ"
 GENERATED_TYPES = ("diagram", "b_roll", "screen_share")
@@ -300,7 +300,7 @@ def test_talking_head_is_grey_with_a_silhouette() -> None:
 
 
 def test_a_hostile_title_is_clipped_before_fitting():
-    from handlers.drawing import MAX_DRAWN_CHARS, find_font, fit_text
+    from handlers.drawing.text import MAX_DRAWN_CHARS, find_font, fit_text
 
     _, lines = fit_text("Ş" * 100_000, find_font(), 1600, 800, 120)
     assert sum(len(line) for line in lines) <= MAX_DRAWN_CHARS + 1

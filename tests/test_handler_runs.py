@@ -9,8 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from handlers.imagegen import RunRequest, run
-from handlers.images import read_png_meta
-from handlers.markers import write_marker
+from handlers.outputs.markers import write_marker
+from handlers.outputs.png import read_png_meta
 from tests.conftest import demo_doc, snapshot, write_episode
 
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from config import Settings, load_settings
+from handlers.api.key_check import forget_verified_keys
 from handlers.imagegen import RunRequest, RunResult, run
-from handlers.key_check import forget_verified_keys
 from tests.conftest import demo_doc, write_episode
 from tests.fakeapi import (
     FakeAPI,

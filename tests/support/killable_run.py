@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from config import load_settings
+from handlers.drawing.offline import OfflineRenderer
 from handlers.imagegen import RunRequest, run
-from handlers.offline import OfflineRenderer
-from handlers.providers import GeneratedImage, ImageRequest
-from handlers.services import ImageStep, build_services
+from handlers.providers.base import GeneratedImage, ImageRequest
+from handlers.run.services import ImageStep, build_services
 
 
 class LedgerProvider:

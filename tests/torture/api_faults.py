@@ -8,7 +8,7 @@ import random
 import time
 from pathlib import Path
 
-from handlers.pricing import PriceTable
+from handlers.money.pricing import PriceTable
 from tests.fakeapi import (
     FakeAPI,
     bad_auth,

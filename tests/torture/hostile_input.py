@@ -32,7 +32,7 @@ from PIL import Image
 import config.loader
 from config import Settings, load_settings
 from handlers import imagegen
-from handlers.services import build_services
+from handlers.run.services import build_services
 from tests.support.daemon_proc import DaemonProcess
 from tests.support.episodes import episode_doc
 from tests.torture.report import Row, corrupt_files

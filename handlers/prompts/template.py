@@ -54,7 +54,7 @@ class PromptTemplate:
 def load_template(path: Path | None) -> PromptTemplate:
     """The configured template, or the built-in one when `path` is None."""
     if path is None:
-        ref = resources.files("handlers").joinpath("templates/imagegen.md")
+        ref = resources.files("handlers.prompts").joinpath("templates/imagegen.md")
         raw = ref.read_bytes()
         source = "built-in imagegen.md"
     else:

@@ -6,15 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from handlers.episode import layout
 from handlers.errors import ConfinementError, InputError
-
-CHAPTERS = "chapters.json"
-STALE = ".stale"
 
 
 @dataclass(frozen=True)
 class EpisodePaths:
-    """The fixed layout of one episode directory (see the README's file table)."""
+    """The fixed layout of one episode directory (names from `layout`)."""
 
     root: Path
     dir: Path
@@ -25,45 +23,58 @@ class EpisodePaths:
 
     @property
     def chapters(self) -> Path:
-        return self.dir / CHAPTERS
+        return self.dir / layout.CHAPTERS
 
     @property
     def chapters_stale(self) -> Path:
-        return self.dir / (CHAPTERS + STALE)
+        return self.dir / layout.CHAPTERS_STALE
 
     @property
     def images(self) -> Path:
-        return self.dir / "images"
+        return self.dir / layout.IMAGES_DIR
 
     @property
     def manifest(self) -> Path:
-        return self.images / "manifest.json"
+        return self.images / layout.MANIFEST
 
     @property
     def manifest_stale(self) -> Path:
-        return self.images / ("manifest.json" + STALE)
+        return self.images / layout.MANIFEST_STALE
 
     @property
     def request(self) -> Path:
-        return self.images / "imagegen_request.json"
+        return self.images / layout.REQUEST
+
+    @property
+    def retry_request(self) -> Path:
+        return self.images / layout.RETRY_REQUEST
 
     def image(self, chapter_id: str) -> Path:
-        return self.images / f"{chapter_id}.png"
+        return self.images / layout.image_name(chapter_id)
 
     def image_stale(self, chapter_id: str) -> Path:
-        return self.images / f"{chapter_id}.png{STALE}"
+        return self.images / layout.image_stale_name(chapter_id)
 
     @property
     def provenance_dir(self) -> Path:
-        return self.dir / "provenance"
+        return self.dir / layout.PROVENANCE_DIR
 
     @property
     def provenance(self) -> Path:
-        return self.provenance_dir / "imagegen_provenance.json"
+        return self.provenance_dir / layout.PROVENANCE
+
+    @property
+    def render_dir(self) -> Path:
+        return self.dir / layout.RENDER_DIR
 
     @property
     def render_stale(self) -> Path:
-        return self.dir / "render" / ("draft.mp4" + STALE)
+        return self.render_dir / layout.RENDER_STALE
+
+
+def episode_dir_of(path: Path) -> Path:
+    """An episode directory from what a person typed: the folder or its chapters.json."""
+    return path.parent if path.name == layout.CHAPTERS else path
 
 
 def episode_paths(root: Path, episode_dir: Path) -> EpisodePaths:

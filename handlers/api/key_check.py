@@ -14,8 +14,8 @@ from collections.abc import Callable
 import anthropic
 import openai
 
+from handlers.api.retry import scrub
 from handlers.errors import AuthError
-from handlers.retry import scrub
 
 _verified: set[str] = set()
 # A failed check is remembered briefly so the workers waiting on it do not each ask

@@ -8,15 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handlers.atomic import write_json
+from handlers.episode import layout
 from handlers.errors import ImagegenError
-from handlers.reading import read_json
+from handlers.files.atomic import write_json
+from handlers.files.reading import read_json
 
 MANIFEST_SCHEMA = "imagegen.manifest/1"
 
 Status = Literal["generated", "template", "failed", "rejected", "skipped_cost_cap", "skipped"]
 OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
-MAX_MANIFEST_BYTES = 50_000_000
+MAX_MANIFEST_BYTES = layout.MAX_MANIFEST_BYTES
 
 
 class ManifestEntry(BaseModel):

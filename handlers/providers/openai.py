@@ -10,12 +10,12 @@ from typing import Any
 from PIL import Image
 
 from config.settings import ImageModel, Settings
-from handlers.clients import openai_client
-from handlers.images import decode_image
-from handlers.key_check import ensure_key_works
-from handlers.pricing import PriceTable
-from handlers.providers import GeneratedImage, ImageRequest
-from handlers.retry import MalformedResponse, RateGate, call_with_retries
+from handlers.api.clients import openai_client
+from handlers.api.key_check import ensure_key_works
+from handlers.api.retry import MalformedResponse, RateGate, call_with_retries
+from handlers.money.pricing import PriceTable
+from handlers.outputs.png import decode_image
+from handlers.providers.base import GeneratedImage, ImageRequest
 
 # Longest prompt each family accepts (characters).
 PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000}

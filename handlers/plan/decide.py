@@ -11,26 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from handlers.chapters import GENERATED_TYPES, TEMPLATE_TYPES, Chapter, ChaptersDoc
-from handlers.entries import entry_from_png
-from handlers.hashing import sha256_file, sha256_json
-from handlers.images import read_png_meta
-from handlers.manifest import Manifest, ManifestEntry
-from handlers.markers import Marker
-from handlers.paths import EpisodePaths
+from handlers.episode.chapters import Chapter, ChaptersDoc
+from handlers.episode.paths import EpisodePaths
+from handlers.episode.routing import Route, route_of
+from handlers.hashing import sha256_file
+from handlers.outputs.entries import Fingerprint, entry_from_png
+from handlers.outputs.manifest import Manifest, ManifestEntry
+from handlers.outputs.markers import Marker
+from handlers.outputs.png import read_png_meta
 
 Action = Literal["reuse", "generate", "template", "skip", "keep"]
-Route = Literal["generate", "template", "skip"]
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What a chapter's image depends on, as three hashes kept apart so the plan can
-    say which one changed."""
-
-    chapter: str
-    template: str | None
-    settings: str
 
 
 @dataclass
@@ -42,41 +32,6 @@ class ChapterPlan:
     fingerprint: Fingerprint
     previous: ManifestEntry | None
     marker: Marker | None = None
-
-
-def route_of(chapter: Chapter) -> Route:
-    kind = chapter.main_visual.type
-    if kind in GENERATED_TYPES:
-        return "generate"
-    if kind in TEMPLATE_TYPES:
-        return "template"
-    return "skip"
-
-
-def uses_writer(chapter: Chapter) -> bool:
-    prompt = chapter.main_visual.image_prompt
-    return route_of(chapter) == "generate" and (prompt is None or not prompt.strip())
-
-
-def chapter_hash(chapter: Chapter, doc: ChaptersDoc, narration_context: str) -> str:
-    """Only the fields that change the image or its prompt."""
-    visual = chapter.main_visual
-    route = route_of(chapter)
-    if route == "template":
-        content: dict[str, object] = {"route": route, "type": visual.type, "title": chapter.title}
-        if visual.type == "title_card":
-            content["episode_title"] = doc.title
-    else:
-        content = {
-            "route": route,
-            "type": visual.type,
-            "title": chapter.title,
-            "description": visual.description,
-            "image_prompt": visual.image_prompt if not uses_writer(chapter) else None,
-        }
-        if uses_writer(chapter):
-            content["narration"] = narration_context
-    return sha256_json(content)
 
 
 def plan_episode(

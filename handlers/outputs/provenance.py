@@ -5,18 +5,17 @@ stages use, so any stage summing provenance/*.json gets the episode's total."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.settings import Settings
-from handlers.atomic import write_json
-from handlers.chapters import Episode
-from handlers.entries import now_iso
-from handlers.pricing import PRICES_DATE
-
-if TYPE_CHECKING:
-    from handlers.imagegen import RunResult
-    from handlers.services import Services
+from handlers.episode import layout
+from handlers.episode.chapters import Episode
+from handlers.files.atomic import write_json
+from handlers.money.pricing import PRICES_DATE
+from handlers.outputs.entries import now_iso
+from handlers.result import RunResult
 
 VERSION = "0.1.0"
 
@@ -25,17 +24,19 @@ def write_provenance(
     path: Path,
     *,
     episode: Episode,
-    services: Services,
     settings: Settings,
     trigger: str,
     started_at: str,
     result: RunResult,
-    tokens: dict[str, int],
+    template: Mapping[str, str],
+    models: Mapping[str, object],
+    tokens: Mapping[str, int],
     cumulative_cost_usd: float,
     markers: list[str],
     manifest_sha256: str | None,
 ) -> None:
-    writer = services.writer
+    """`template`: source, name, sha256 of the prompt template; `models`: the image
+    chain and the prompt writer, as plain values."""
     record: dict[str, Any] = {
         "stage": "imagegen",
         "version": VERSION,
@@ -45,19 +46,11 @@ def write_provenance(
         "finished_at": now_iso(),
         "outcome": result.outcome,
         "inputs": {
-            "chapters.json": {"sha256": episode.sha256, "chapters": len(episode.chapters)},
+            layout.CHAPTERS: {"sha256": episode.sha256, "chapters": len(episode.chapters)},
             "markers": sorted(set(markers)),
         },
-        "template": {
-            "source": services.template.source,
-            "name": services.template.name,
-            "sha256": services.template.sha256,
-        },
-        "models": {
-            "image_chain": [step.label for step in services.chain],
-            "prompt_writer": writer.name,
-            "prompt_model": writer.model,
-        },
+        "template": dict(template),
+        "models": dict(models),
         "settings": {
             "frame": settings.frame.model_dump(),
             "style_prefix": settings.prompt.style_prefix,

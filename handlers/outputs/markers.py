@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from handlers.atomic import write_json
-from handlers.reading import parse_json
+from handlers.files.atomic import write_json
+from handlers.files.reading import parse_json
 
 MAX_MARKER_BYTES = 64 * 1024
 

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from config.settings import Settings
-from handlers.clients import anthropic_client, openai_client
+from handlers.api.clients import anthropic_client, openai_client
+from handlers.api.key_check import ensure_key_works
+from handlers.api.retry import MalformedResponse, RateGate, call_with_retries
 from handlers.errors import ContentRejected
-from handlers.key_check import ensure_key_works
-from handlers.pricing import PriceTable
-from handlers.prompt_template import PromptTemplate
-from handlers.prompts import PromptContext, WrittenPrompt
-from handlers.retry import MalformedResponse, RateGate, call_with_retries
+from handlers.money.pricing import PriceTable
+from handlers.prompts.template import PromptTemplate
+from handlers.prompts.writers import PromptContext, WrittenPrompt
 
 # dall-e-3's limit; the style prefix comes on top, so the writer gets what is left.
 MAX_PROMPT_CHARS = 3500

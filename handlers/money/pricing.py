@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from config.settings import ImageModel
+
 PRICES_DATE = "2026-05"
 
 _GPT_IMAGE = {
@@ -81,6 +83,18 @@ class PriceTable:
                 if key in self.prices:
                     return self.prices[key], True
         return UNKNOWN_IMAGE_PRICE, False
+
+    def image_spec(self, spec: ImageModel) -> tuple[float, bool]:
+        """(USD per image, known?) for one link of the chain; the offline renderer is free."""
+        if spec.provider == "offline":
+            return 0.0, True
+        return self.image(spec.model, spec.quality, spec.size)
+
+    def image_hold(self, spec: ImageModel, prompt: str) -> float:
+        """What to hold before one image call of `spec` with `prompt`."""
+        if spec.provider == "offline":
+            return 0.0
+        return self.image_reservation(spec.model, spec.quality, spec.size, prompt)
 
     def image_reservation(self, model: str, quality: str, size: str, prompt: str) -> float:
         """What to hold before an image call: the per-image price plus the prompt's text

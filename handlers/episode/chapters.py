@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from handlers.episode import layout
 from handlers.errors import InputError
-from handlers.reading import parse_json, read_regular_file
+from handlers.files.reading import parse_json, read_regular_file
 
 GENERATED_TYPES = frozenset({"diagram", "b_roll", "screen_share"})
 TEMPLATE_TYPES = frozenset({"title_card", "talking_head"})
@@ -112,7 +113,7 @@ class Episode:
 
 def load_chapters(path: Path, *, max_bytes: int, episode_name: str | None = None) -> Episode:
     """Read and validate one chapters.json. Raises InputError naming file, chapter and field."""
-    raw = read_regular_file(path, max_bytes=max_bytes, what="chapters.json")
+    raw = read_regular_file(path, max_bytes=max_bytes, what=layout.CHAPTERS)
     where = str(path)
     try:
         text = raw.decode("utf-8")

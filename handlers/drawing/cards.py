@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageColor, ImageDraw
 
-from handlers.drawing import RGB, draw_text_block, find_font, mix
+from handlers.drawing.text import RGB, draw_text_block, find_font, mix
 from handlers.errors import ImagegenError
 
 WHITE: RGB = (255, 255, 255)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from handlers.chapters import Chapter
+from handlers.episode.chapters import Chapter
+from handlers.episode.routing import Route
 from handlers.hashing import sha256_file
-from handlers.images import read_png_meta
-from handlers.manifest import ManifestEntry
+from handlers.outputs.manifest import ManifestEntry
+from handlers.outputs.png import read_png_meta
 
-if TYPE_CHECKING:
-    from handlers.plan import Fingerprint, Route
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a chapter's image depends on, as three hashes kept apart so the plan can
+    say which one changed."""
+
+    chapter: str
+    template: str | None
+    settings: str
+
 
 # Entry fields carried in the PNG; enough to rebuild the entry without the manifest.
 PNG_FIELDS = (

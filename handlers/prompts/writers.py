@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from handlers.chapters import Chapter
-from handlers.prompt_template import PromptTemplate
+from handlers.episode.chapters import Chapter
+from handlers.prompts.template import PromptTemplate
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.settings import Settings
-from handlers.atomic import write_json
-from handlers.chapters import Episode
-from handlers.entries import now_iso
-from handlers.pricing import PRICES_DATE
-from handlers.prompts import chapter_prompt, context_for
-
-if TYPE_CHECKING:
-    from handlers.plan import ChapterPlan
-    from handlers.services import Services
+from handlers.episode.chapters import Episode
+from handlers.files.atomic import write_json
+from handlers.money.pricing import PRICES_DATE
+from handlers.outputs.entries import now_iso
+from handlers.plan.decide import ChapterPlan
+from handlers.prompts.step import writer_estimate
+from handlers.prompts.writers import chapter_prompt, context_for
+from handlers.run.services import Services
 
 
 def write_request_file(
@@ -27,7 +26,7 @@ def write_request_file(
     """Write the request file; return the estimated cost in USD. Nothing is paid:
     an LLM writer is not called, its prompt is left null and only its price estimated."""
     primary = services.chain[0].spec
-    image_price, known = services.image_price(primary)
+    image_price, known = services.prices.image_spec(primary)
     total = 0.0
     chapters: list[dict[str, Any]] = []
     for plan in plans:
@@ -47,7 +46,9 @@ def write_request_file(
                 ctx = context_for(ch, style, settings.prompt.narration_chars)
                 if services.writer.paid:
                     source = f"writer:{services.writer.name}"
-                    cost += services.writer_estimate(ctx)
+                    cost += writer_estimate(
+                        services.writer, services.template, services.prices, ctx
+                    )
                 else:
                     written = services.writer.write(ctx)
                     prompt, source = written.text, written.source

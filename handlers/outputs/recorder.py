@@ -1,0 +1,140 @@
+"""Writes one run's outputs: each chapter's PNG, the manifest after every chapter, and
+the downstream render marker before the first image changes. Knows whether our
+provenance record describes the manifest it left."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from config.settings import FrameSettings
+from handlers.episode.chapters import Episode
+from handlers.episode.paths import EpisodePaths, ensure_inside
+from handlers.errors import ImagegenError
+from handlers.files import atomic
+from handlers.files.reading import read_regular_file
+from handlers.hashing import sha256_bytes
+from handlers.outputs.current import provenance_describes
+from handlers.outputs.entries import now_iso, png_meta, with_file_facts
+from handlers.outputs.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestEntry,
+    write_manifest,
+)
+from handlers.outputs.markers import write_marker
+from handlers.outputs.png import encode_png
+
+
+class Recorder:
+    def __init__(
+        self,
+        paths: EpisodePaths,
+        episode: Episode,
+        frame: FrameSettings,
+        cumulative_usd: Callable[[], float],
+    ) -> None:
+        self.paths = paths
+        self.episode = episode
+        self.frame = frame
+        self._cumulative_usd = cumulative_usd
+        self.entries: dict[str, ManifestEntry] = {}
+        # Chapters this run finished (well or not), as opposed to entries carried over.
+        self.touched: set[str] = set()
+        # Chapters this run is about to redo: the render marker's reason names them.
+        self.planned: list[str] = []
+        self.manifest_sha: str | None = None
+        self._render_invalidated = False
+        self._lock = threading.Lock()
+
+    # -- images -------------------------------------------------------------------------
+
+    def write_image(self, entry: ManifestEntry, img: Image.Image) -> ManifestEntry:
+        target = ensure_inside(
+            self.paths, self._mkdir(self.paths.images) / self.paths.image(entry.chapter_id).name
+        )
+        data = encode_png(img, png_meta(entry))
+        self._invalidate_render()
+        atomic.write_bytes(target, data)
+        return with_file_facts(entry, target, sha256=sha256_bytes(data))
+
+    def _invalidate_render(self) -> None:
+        """Before the first image changes, mark the downstream render stale: written
+        first, it survives a crash at any later moment."""
+        with self._lock:
+            if self._render_invalidated:
+                return
+            self._render_invalidated = True
+        render_dir = self._mkdir(self.paths.render_dir)
+        write_marker(
+            ensure_inside(self.paths, render_dir / self.paths.render_stale.name),
+            by="imagegen",
+            reason=f"images regenerated: {', '.join(self.planned)}",
+        )
+
+    # -- the manifest -------------------------------------------------------------------
+
+    def carry(self, entry: ManifestEntry) -> None:
+        """An entry this run keeps as it was (reused, or not selected this time)."""
+        self.entries[entry.chapter_id] = entry
+
+    def record(self, entry: ManifestEntry) -> None:
+        """A chapter finished (well or not): its entry goes into the manifest at once."""
+        self.entries[entry.chapter_id] = entry
+        self.touched.add(entry.chapter_id)
+        self.write_manifest()
+
+    def write_manifest(self) -> None:
+        target = ensure_inside(
+            self.paths, self._mkdir(self.paths.images) / self.paths.manifest.name
+        )
+        self.manifest_sha = write_manifest(target, self.manifest())
+
+    def manifest(self) -> Manifest:
+        ordered = [
+            self.entries[c.chapter_id]
+            for c in self.episode.chapters
+            if c.chapter_id in self.entries
+        ]
+        return Manifest(
+            episode_id=self.episode.doc.episode_id,
+            chapters_sha256=self.episode.sha256,
+            frame={"width": self.frame.width, "height": self.frame.height},
+            cumulative_cost_usd=round(self._cumulative_usd(), 6),
+            updated_at=now_iso(),
+            chapters=ordered,
+        )
+
+    def unchanged_since(self, previous: Manifest) -> bool:
+        """The manifest this run would write says what `previous` says; then its file's
+        hash is what provenance must describe."""
+        if self.manifest().content() != previous.content():
+            return False
+        self.manifest_sha = _file_sha(self.paths.manifest)
+        return True
+
+    def provenance_matches(self) -> bool:
+        """Our provenance describes the current manifest (no run died before writing it)."""
+        return provenance_describes(self.paths.provenance, self.manifest_sha)
+
+    def provenance_path(self) -> Path:
+        directory = self._mkdir(self.paths.provenance_dir)
+        return ensure_inside(self.paths, directory / self.paths.provenance.name)
+
+    def request_path(self) -> Path:
+        return ensure_inside(self.paths, self._mkdir(self.paths.images) / self.paths.request.name)
+
+    def _mkdir(self, directory: Path) -> Path:
+        ensure_inside(self.paths, directory)
+        directory.mkdir(exist_ok=True)
+        return directory
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return sha256_bytes(read_regular_file(path, max_bytes=MAX_MANIFEST_BYTES, what="file"))
+    except (ImagegenError, OSError):
+        return None

@@ -1,0 +1,40 @@
+"""What the daemon and the CLI hand the handler, and what they get back."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["ok", "up_to_date", "failed", "blocked", "busy", "dry_run", "interrupted"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    force: bool = False
+    chapters: frozenset[str] | None = None
+    dry_run: bool = False
+    wait: bool = True
+    trigger: str = "cli"
+    # Set by the daemon on SIGTERM: no new paid calls start; in-flight ones finish.
+    cancel: threading.Event | None = None
+
+
+@dataclass
+class RunResult:
+    episode: str
+    outcome: Outcome
+    message: str = ""
+    generated: int = 0
+    templates: int = 0
+    reused: int = 0
+    failed: int = 0
+    cost_usd: float = 0.0
+    estimated_cost_usd: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    chapters: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("ok", "up_to_date", "dry_run")

@@ -1,0 +1,261 @@
+"""The episode orchestrator: it only sequences. Sweep, blocked check, load, plan, then
+either the dry run or the chapters' pipelines, then the records (markers, provenance).
+Each step's work lives in its stage."""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from config.settings import Settings
+from handlers.episode.chapters import Episode, load_chapters
+from handlers.episode.paths import EpisodePaths
+from handlers.errors import InputError
+from handlers.files import atomic
+from handlers.money.ledger import Ledger, upstream_spend
+from handlers.outputs.entries import base_entry, now_iso
+from handlers.outputs.manifest import Manifest, read_manifest
+from handlers.outputs.markers import Marker, consume, find_marker
+from handlers.outputs.provenance import write_provenance
+from handlers.outputs.recorder import Recorder
+from handlers.plan.decide import ChapterPlan, plan_episode
+from handlers.plan.fingerprint import fingerprints
+from handlers.providers.chain import ProviderChain
+from handlers.result import RunRequest, RunResult
+from handlers.run import pipeline
+from handlers.run.dry_run import write_request_file
+from handlers.run.services import Services, build_services
+from handlers.stop import StopSignal
+
+log = structlog.get_logger("imagegen")
+
+
+class EpisodeRun:
+    def __init__(
+        self,
+        paths: EpisodePaths,
+        request: RunRequest,
+        settings: Settings,
+        services: Services | None,
+    ) -> None:
+        self.paths = paths
+        self.request = request
+        self.settings = settings
+        self._services = services
+        self.warnings: list[str] = []
+        self.stop = StopSignal(paths.name, request.cancel)
+        self.started_at = now_iso()
+        self.log = log.bind(episode_id=paths.name)
+
+    def run(self) -> RunResult:
+        paths = self.paths
+        self._sweep()
+        stale = find_marker(paths.chapters_stale, self.warnings)
+        if stale is not None:
+            return RunResult(
+                paths.name,
+                "blocked",
+                f"{stale.describe()}: the input is outdated; nothing will be spent until "
+                f"upstream rewrites {paths.chapters.name} and removes the marker",
+            )
+        episode = load_chapters(
+            paths.chapters, max_bytes=self.settings.max_input_bytes, episode_name=paths.name
+        )
+        self.warnings.extend(episode.warnings)
+        self._check_selection(episode)
+        services = self._services or build_services(self.settings)
+        manifest = read_manifest(paths.manifest, self.warnings)
+        all_marker = find_marker(paths.manifest_stale, self.warnings)
+        plans = plan_episode(
+            paths=paths,
+            doc=episode.doc,
+            manifest=manifest,
+            fingerprints=fingerprints(
+                episode, self.settings, services.primary, services.writer, services.template
+            ),
+            selected=self.request.chapters,
+            force=self.request.force,
+            all_marker=all_marker,
+            chapter_markers=self._chapter_markers(episode),
+        )
+        for w in self.warnings:
+            self.log.warning("input_warning", message=w)
+        if self.request.dry_run:
+            return self._dry_run(episode, plans, services)
+        return self._execute(episode, manifest, plans, services, all_marker)
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        paths = self.paths
+        for directory in (paths.images, paths.provenance_dir, paths.render_dir):
+            if directory.is_dir() and not directory.is_symlink():
+                for name in atomic.sweep_temp_files(directory):
+                    self.log.info("removed_stale_temp_file", file=f"{directory.name}/{name}")
+
+    def _execute(
+        self,
+        episode: Episode,
+        manifest: Manifest | None,
+        plans: list[ChapterPlan],
+        services: Services,
+        all_marker: Marker | None,
+    ) -> RunResult:
+        ledger = Ledger(
+            self.settings.max_episode_cost_usd,
+            manifest.cumulative_cost_usd if manifest else 0.0,
+            lambda: upstream_spend(self.paths.provenance_dir, self.warnings),
+        )
+        recorder = Recorder(self.paths, episode, self.settings.frame, lambda: ledger.cumulative)
+        for plan in plans:
+            if plan.previous is None:
+                continue
+            # Chapters not (yet) redone keep their last known entry in every manifest.
+            recorder.carry(plan.previous)
+            if plan.action == "reuse" and (
+                manifest is None or manifest.entry(plan.chapter.chapter_id) is None
+            ):
+                # Rebuilt from the PNG: paid for, but the crash came before it was counted.
+                ledger.add_recovered(plan.previous.cost_usd)
+        work = [p for p in plans if p.action in ("generate", "template", "skip")]
+        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
+        result.reused = sum(1 for p in plans if p.action == "reuse")
+        recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
+        if not work:
+            if manifest is not None and recorder.unchanged_since(manifest):
+                if recorder.provenance_matches():
+                    result.outcome = "up_to_date"
+                    result.message = "up to date"
+                    return result
+                # The last run was killed after its last chapter: finish its records.
+                self.log.info("completing_interrupted_run")
+            else:
+                recorder.write_manifest()
+
+        for plan in work:
+            self.log.info(
+                "chapter_planned",
+                chapter_id=plan.chapter.chapter_id,
+                action=plan.action,
+                reason=plan.reason,
+            )
+            if plan.action == "skip":
+                recorder.record(
+                    base_entry(plan.chapter, plan.fingerprint, status="skipped", error=plan.reason)
+                )
+        ctx = pipeline.RunContext(
+            settings=self.settings,
+            episode=episode,
+            services=services,
+            ledger=ledger,
+            stop=self.stop,
+            chain=ProviderChain(services.chain, services.prices, ledger, self.stop),
+            recorder=recorder,
+            api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
+        )
+        steps = {"generate": pipeline.GENERATE, "template": pipeline.TEMPLATE}
+        pipeline.run_chapters(
+            [(p, steps[p.action]) for p in work if p.action in steps], ctx, recorder.record
+        )
+        self._finish(episode, plans, work, services, ledger, recorder, all_marker, result)
+        return result
+
+    def _finish(
+        self,
+        episode: Episode,
+        plans: list[ChapterPlan],
+        work: list[ChapterPlan],
+        services: Services,
+        ledger: Ledger,
+        recorder: Recorder,
+        all_marker: Marker | None,
+        result: RunResult,
+    ) -> None:
+        done = {cid: e for cid, e in recorder.entries.items() if cid in recorder.touched}
+        result.generated = sum(1 for e in done.values() if e.status == "generated")
+        result.templates = sum(1 for e in done.values() if e.status == "template")
+        failures = [
+            e for e in done.values() if e.status in ("failed", "rejected", "skipped_cost_cap")
+        ]
+        not_started = [
+            p.chapter.chapter_id for p in work if p.chapter.chapter_id not in recorder.touched
+        ]
+        result.failed = len(failures)
+        result.cost_usd = round(ledger.run_cost, 6)
+        result.chapters = {cid: e.status for cid, e in recorder.entries.items()}
+        result.warnings = list(self.warnings)
+        if self.stop.cancelled:
+            result.outcome = "interrupted"
+            result.message = (
+                f"stopped before {', '.join(not_started) or 'nothing'}: {self.stop.reason}"
+            )
+        elif self.stop.reason is not None:
+            result.outcome = "failed"
+            result.message = self.stop.reason
+        elif failures:
+            result.outcome = "failed"
+            result.message = "; ".join(f"{e.chapter_id} {e.status}: {e.error}" for e in failures)
+
+        succeeded = {cid for cid, e in done.items() if e.ok}
+        for plan in plans:
+            if (
+                plan.marker is not None
+                and plan.marker is not all_marker
+                and plan.chapter.chapter_id in succeeded
+            ):
+                consume(plan.marker)
+        everything_redone = all(p.action != "keep" for p in plans) and all(
+            p.chapter.chapter_id in succeeded or p.action == "skip" for p in work
+        )
+        if all_marker is not None and everything_redone:
+            consume(all_marker)
+        write_provenance(
+            recorder.provenance_path(),
+            episode=episode,
+            settings=self.settings,
+            trigger=self.request.trigger,
+            started_at=self.started_at,
+            result=result,
+            template=services.template_facts(),
+            models=services.models(),
+            tokens=ledger.tokens,
+            cumulative_cost_usd=ledger.cumulative,
+            markers=[p.marker.describe() for p in plans if p.marker is not None],
+            manifest_sha256=recorder.manifest_sha,
+        )
+
+    def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
+        recorder = Recorder(self.paths, episode, self.settings.frame, lambda: 0.0)
+        target = recorder.request_path()
+        estimate = write_request_file(target, episode, plans, services, self.settings)
+        result = RunResult(self.paths.name, "dry_run", warnings=list(self.warnings))
+        result.estimated_cost_usd = estimate
+        result.generated = sum(1 for p in plans if p.action == "generate")
+        result.templates = sum(1 for p in plans if p.action == "template")
+        result.reused = sum(1 for p in plans if p.action == "reuse")
+        result.message = (
+            f"would generate {result.generated}, template {result.templates}; wrote {target}"
+        )
+        return result
+
+    # -- small helpers ------------------------------------------------------------------
+
+    def _check_selection(self, episode: Episode) -> None:
+        if self.request.chapters is None:
+            return
+        known = {c.chapter_id for c in episode.chapters}
+        unknown = sorted(self.request.chapters - known)
+        if unknown:
+            raise InputError(
+                f"--chapter {', '.join(unknown)}: no such chapter_id in {self.paths.chapters} "
+                f"(it has {', '.join(sorted(known))})"
+            )
+
+    def _chapter_markers(self, episode: Episode) -> dict[str, Marker]:
+        markers = {}
+        for ch in episode.chapters:
+            m = find_marker(self.paths.image_stale(ch.chapter_id), self.warnings)
+            if m is not None:
+                markers[ch.chapter_id] = m
+        return markers
