@@ -24,6 +24,11 @@ class ImageRequest:
     width: int
     height: int
     seed: int = 0
+    # Which of the chapter's candidates this is (1-based): a provider with a seed of its
+    # own makes each candidate different.
+    candidate: int = 1
+    # The visual's description, for a renderer that draws without a model.
+    description: str = ""
     # True once no further paid call may start (shutdown, or the episode halted).
     stopped: Callable[[], bool] | None = field(default=None, compare=False)
 

@@ -135,6 +135,7 @@ def generate_image(work: ChapterWork, ctx: RunContext) -> None:
         width=frame.width,
         height=frame.height,
         seed=ctx.settings.image.seed,
+        description=ch.main_visual.description,
         stopped=ctx.stop.stopping,
     )
     with ctx.paid_call():
