@@ -141,6 +141,42 @@ class BrandSettings(_Section):
         return v
 
 
+class JudgeWeights(_Section):
+    """How much each rubric criterion counts in the judge's score (normalised)."""
+
+    matches_description: float = Field(0.3, ge=0)
+    clarity: float = Field(0.2, ge=0)
+    composition: float = Field(0.2, ge=0)
+    text: float = Field(0.15, ge=0)
+    artifacts: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> JudgeWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one selection.weights value must be above 0")
+        return self
+
+
+class SelectionSettings(_Section):
+    candidates: int = Field(3, ge=1, le=10, description="candidates made per generated chapter")
+    accept_score: float = Field(
+        80.0,
+        ge=0,
+        le=100,
+        description="stop making paid candidates once one scores this (0-100); 0 = all N",
+    )
+    judge: Literal["auto", "anthropic", "openai", "none"] = Field(
+        "auto", description="auto: a vision LLM when its key is present, else checks only"
+    )
+    judge_model: str | None = Field(None, description="None = the judge provider's default")
+    keep_candidates: bool = True
+    checks_weight: float = Field(
+        0.25, ge=0, le=1, description="share of the checks' score in a judged total"
+    )
+    ocr: bool = Field(True, description="read text in diagrams, screens and templates")
+    weights: JudgeWeights = Field(default_factory=JudgeWeights)
+
+
 class OpenAISettings(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -200,6 +236,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,15 @@ from typing import Any
 from config import ConfigError, Settings, config_path, load_settings, secret_source
 from daemon.logging import configure_logging
 from daemon.summary import summary_line
-from handlers.errors import ImagegenError
+from handlers.errors import ImagegenError, UsageError
 from handlers.imagegen import (
     RunRequest,
     RunResult,
     episode_dir_of,
+    pick,
     price_table,
     request_retry,
+    rescore,
     run,
     validate,
 )
@@ -82,7 +86,30 @@ def _parser() -> argparse.ArgumentParser:
         "--no-wait", action="store_true", help="exit at once if another run holds the episode"
     )
     p.add_argument("--max-cost", type=float, metavar="USD", help="setting max_episode_cost_usd")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        metavar="N",
+        help="candidates per generated chapter, this run (setting selection.candidates)",
+    )
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "select", parents=[common], help="use one of a chapter's candidates as its image"
+    )
+    p.add_argument("episode", type=Path, metavar="EPISODE")
+    p.add_argument("chapter_id", metavar="CHAPTER_ID")
+    p.add_argument("candidate", metavar="CANDIDATE", help="e.g. c02 (see the manifest or gallery)")
+    p.set_defaults(func=_cmd_select)
+
+    p = sub.add_parser(
+        "rescore", parents=[common], help="check and judge kept candidates again; no image paid"
+    )
+    p.add_argument("episode", type=Path, metavar="EPISODE")
+    p.add_argument(
+        "--chapter", action="append", metavar="ID", help="only this chapter (repeatable)"
+    )
+    p.set_defaults(func=_cmd_rescore)
 
     p = sub.add_parser("validate", parents=[common], help="check a chapters.json")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -110,6 +137,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["outputs_dir"] = args.outputs_dir
     if getattr(args, "max_cost", None) is not None:
         overrides["max_episode_cost_usd"] = args.max_cost
+    if getattr(args, "candidates", None) is not None:
+        overrides["selection"] = {"candidates": args.candidates}
     if getattr(args, "polling", False):
         overrides["daemon"] = {"polling": True}
     return overrides
@@ -141,6 +170,37 @@ def _exit_code(result: RunResult) -> int:
         "blocked": EXIT_BLOCKED,
         "busy": EXIT_BUSY,
     }.get(result.outcome, EXIT_FAILED)
+
+
+def _cmd_select(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        result = pick(args.episode, args.chapter_id, args.candidate, settings, by=_who())
+    except UsageError as e:
+        print(f"imagegen select: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ImagegenError, OSError) as e:
+        print(f"[FAIL] {episode_dir_of(args.episode).name}: {e}")
+        return EXIT_FAILED
+    print(summary_line(result), flush=True)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return _exit_code(result)
+
+
+def _cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
+    chapters = frozenset(args.chapter) if args.chapter else None
+    result = rescore(args.episode, settings, chapters)
+    print(summary_line(result), flush=True)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return _exit_code(result)
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:

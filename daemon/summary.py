@@ -6,9 +6,14 @@ from handlers.result import RunResult
 
 
 def summary_line(result: RunResult) -> str:
+    review = "".join(
+        f"{n} {what}, "
+        for n, what in ((result.picked, "picked"), (result.rescored, "rescored"))
+        if n
+    )
     counts = (
         f"{result.generated} generated, {result.templates} templates, "
-        f"{result.reused} reused, {result.failed} failed, ${result.cost_usd:.2f}"
+        f"{result.reused} reused, {review}{result.failed} failed, ${result.cost_usd:.2f}"
     )
     name = result.episode
     if result.outcome == "ok":

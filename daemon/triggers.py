@@ -58,6 +58,8 @@ def _classify_arrival(
         episode = path.parent.parent
         if name == layout.MANIFEST_STALE or layout.is_chapter_marker(name):
             return Trigger(episode, "marker", f"marker {layout.IMAGES_DIR}/{name}")
+        if layout.is_select_request(name):
+            return Trigger(episode, "marker", f"pick {layout.IMAGES_DIR}/{name}")
         if name == layout.RETRY_REQUEST:
             return Trigger(episode, "retry", "retry requested")
     return None

@@ -37,3 +37,7 @@ class ConfigurationError(ImagegenError):
 
 class Stopped(ImagegenError):
     """Shutdown came between attempts of a call: no further paid call was made."""
+
+
+class UsageError(ImagegenError):
+    """The command names something that does not exist (a chapter, a candidate)."""

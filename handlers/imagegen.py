@@ -21,11 +21,13 @@ from handlers.episode import layout
 from handlers.episode.chapters import load_chapters
 from handlers.episode.paths import ensure_inside, episode_dir_of, episode_paths
 from handlers.episode.routing import route_of
-from handlers.errors import ImagegenError, LockBusy
+from handlers.errors import ImagegenError, LockBusy, UsageError
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs.current import needs_job
+from handlers.outputs.manifest import read_manifest
 from handlers.outputs.markers import write_marker
+from handlers.outputs.picks import write_pick
 from handlers.result import Outcome, RunRequest, RunResult
 from handlers.run.episode import EpisodeRun
 from handlers.run.services import Services
@@ -38,8 +40,10 @@ __all__ = [
     "episode_dir_of",
     "forget_verified_keys",
     "needs_job",
+    "pick",
     "price_table",
     "request_retry",
+    "rescore",
     "run",
     "validate",
 ]
@@ -121,6 +125,37 @@ def request_retry(episode_dir: Path, settings: Settings) -> str:
         ensure_inside(paths, paths.retry_request), by="imagegen retry", reason="operator asked"
     )
     return paths.name
+
+
+def pick(
+    episode_dir: Path, chapter_id: str, candidate: str, settings: Settings, *, by: str
+) -> RunResult:
+    """A person's choice of a chapter's candidate: checked against the manifest, left
+    as `images/<chapter_id>.select` (what the review page and the daemon read too),
+    then applied at once by a run that does nothing else and pays nothing."""
+    paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
+    warnings: list[str] = []
+    manifest = read_manifest(paths.manifest, warnings)
+    entry = manifest.entry(chapter_id) if manifest else None
+    if entry is None:
+        known = ", ".join(e.chapter_id for e in manifest.chapters) if manifest else "none yet"
+        raise UsageError(
+            f"{paths.manifest}: no chapter {chapter_id!r} has images (chapters: {known})"
+        )
+    if entry.candidate(candidate) is None:
+        known = ", ".join(c.id for c in entry.candidates) or "none kept"
+        raise UsageError(f"{chapter_id} has no candidate {candidate!r} (candidates: {known})")
+    target = ensure_inside(paths, paths.select_request(chapter_id))
+    write_pick(target, candidate, by)
+    return run(paths.dir, RunRequest(mode="picks", trigger=f"select by {by}"), settings)
+
+
+def rescore(
+    episode_dir: Path, settings: Settings, chapters: frozenset[str] | None = None
+) -> RunResult:
+    """Checks and judge again on the kept candidates; no image is paid for."""
+    request = RunRequest(mode="rescore", chapters=chapters, trigger="rescore")
+    return run(episode_dir_of(episode_dir), request, settings)
 
 
 def price_table(settings: Settings) -> tuple[str, dict[str, float]]:

@@ -16,6 +16,9 @@ class RunRequest:
     dry_run: bool = False
     wait: bool = True
     trigger: str = "cli"
+    # "run": everything the episode needs; "picks": only apply people's picks of
+    # candidates (`imagegen select`); "rescore": re-rank kept candidates.
+    mode: Literal["run", "picks", "rescore"] = "run"
     # Set by the daemon on SIGTERM: no new paid calls start; in-flight ones finish.
     cancel: threading.Event | None = None
 
@@ -29,6 +32,8 @@ class RunResult:
     templates: int = 0
     reused: int = 0
     failed: int = 0
+    picked: int = 0
+    rescored: int = 0
     cost_usd: float = 0.0
     estimated_cost_usd: float = 0.0
     warnings: list[str] = field(default_factory=list)

@@ -39,6 +39,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ):
             monkeypatch.delenv(name)
     monkeypatch.setattr("config.loader.SYSTEM_CONFIG", Path("/nonexistent/imagegen.toml"))
+    # The suites written before candidates and judging count one paid image per chapter
+    # and every chat call; they keep testing that. Tests of selection set their own
+    # values (flags and overrides win over the environment), and so do subprocesses.
+    monkeypatch.setenv("IMAGEGEN_SELECTION__CANDIDATES", "1")
+    monkeypatch.setenv("IMAGEGEN_SELECTION__JUDGE", "none")
 
 
 @pytest.fixture

@@ -27,6 +27,11 @@ RETRY_REQUEST = "imagegen.retry"
 IMAGE_SUFFIX = ".png"
 IMAGE_STALE_SUFFIX = IMAGE_SUFFIX + STALE
 
+# In images/candidates/<chapter_id>/: every candidate made for a chapter, c01.png ...
+CANDIDATES_DIR = "candidates"
+# In images/: a person's pick of a candidate (`imagegen select`, the review page).
+SELECT_SUFFIX = ".select"
+
 # In provenance/: ours, and every stage's records end the same way.
 PROVENANCE = "imagegen_provenance.json"
 PROVENANCE_SUFFIX = ".json"
@@ -49,6 +54,30 @@ def image_name(chapter_id: str) -> str:
 
 def image_stale_name(chapter_id: str) -> str:
     return chapter_id + IMAGE_STALE_SUFFIX
+
+
+def candidate_id(number: int) -> str:
+    return f"c{number:02d}"
+
+
+def candidate_name(candidate: str) -> str:
+    return candidate + IMAGE_SUFFIX
+
+
+def candidate_number(name: str) -> int | None:
+    """12 for "c12.png"; None for anything else."""
+    stem = name.removesuffix(IMAGE_SUFFIX)
+    if name == stem or len(stem) < 3 or stem[0] != "c" or not stem[1:].isdigit():
+        return None
+    return int(stem[1:])
+
+
+def select_name(chapter_id: str) -> str:
+    return chapter_id + SELECT_SUFFIX
+
+
+def is_select_request(name: str) -> bool:
+    return name.endswith(SELECT_SUFFIX) and not name.startswith(".")
 
 
 def is_chapter_marker(name: str) -> bool:

@@ -55,6 +55,12 @@ class EpisodePaths:
     def image_stale(self, chapter_id: str) -> Path:
         return self.images / layout.image_stale_name(chapter_id)
 
+    def candidates(self, chapter_id: str) -> Path:
+        return self.images / layout.CANDIDATES_DIR / chapter_id
+
+    def select_request(self, chapter_id: str) -> Path:
+        return self.images / layout.select_name(chapter_id)
+
     @property
     def provenance_dir(self) -> Path:
         return self.dir / layout.PROVENANCE_DIR

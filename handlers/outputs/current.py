@@ -42,6 +42,8 @@ def needs_job(episode: Path) -> str | None:
         return "marker present"
     if any(layout.is_chapter_marker(n) for n in names):
         return "marker present"
+    if any(layout.is_select_request(n) for n in names):
+        return "pick of a candidate present"
     if any(layout.is_temp_file(n) for n in names):
         return "temp file of a killed run"  # the job sweeps it under the episode lock
     try:

@@ -15,9 +15,63 @@ from handlers.files.reading import read_json
 
 MANIFEST_SCHEMA = "imagegen.manifest/1"
 
-Status = Literal["generated", "template", "failed", "rejected", "skipped_cost_cap", "skipped"]
+Status = Literal[
+    "generated", "template", "failed", "failed_checks", "rejected", "skipped_cost_cap", "skipped"
+]
 OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
 MAX_MANIFEST_BYTES = layout.MAX_MANIFEST_BYTES
+
+
+class Check(BaseModel):
+    """One deterministic check of a candidate: what was measured, the limit, the verdict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    passed: bool
+    value: float | str | None = None
+    limit: str | None = None
+    detail: str = ""
+
+
+class Candidate(BaseModel):
+    """One image made for a chapter, kept for review and re-ranking."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    file: str | None = None  # relative to images/
+    sha256: str | None = None
+    bytes: int | None = None
+    provider: str | None = None
+    model: str | None = None
+    generation_method: str | None = None
+    revised_prompt: str | None = None
+    native_width: int | None = None
+    native_height: int | None = None
+    cost_usd: float = 0.0
+    judge_cost_usd: float = 0.0
+    judge_usage: dict[str, int] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    passed: bool = True
+    text_found: str | None = None
+    checks_score: float = 0.0
+    scores: dict[str, int] | None = None
+    judge_score: float | None = None
+    judge_model: str | None = None
+    rationale: str | None = None
+    total: float = 0.0
+    note: str | None = None
+
+    def failures(self) -> list[str]:
+        return [c.name for c in self.checks if not c.passed]
+
+
+class Selection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    method: Literal["judge", "checks", "manual"]
+    why: str
 
 
 class ManifestEntry(BaseModel):
@@ -45,6 +99,7 @@ class ManifestEntry(BaseModel):
     cost_usd: float = 0.0
     image_cost_usd: float = 0.0
     prompt_cost_usd: float = 0.0
+    judge_cost_usd: float = 0.0
     usage: dict[str, Any] = Field(default_factory=dict)
     attempts: int = 0
     chapter_hash: str
@@ -52,6 +107,17 @@ class ManifestEntry(BaseModel):
     settings_hash: str
     generated_at: str | None = None
     error: str | None = None
+    # Templates get their checks here; generated chapters per candidate.
+    checks: list[Check] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    selected: str | None = None
+    selection: Selection | None = None
+
+    def candidate(self, candidate_id: str) -> Candidate | None:
+        for c in self.candidates:
+            if c.id == candidate_id:
+                return c
+        return None
 
     @property
     def ok(self) -> bool:

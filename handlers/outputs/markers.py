@@ -43,19 +43,24 @@ def find_marker(path: Path, warnings: list[str]) -> Marker | None:
     if not stat.S_ISREG(st.st_mode):
         warnings.append(f"{path} is not a regular file; ignored as a .stale marker")
         return None
-    return Marker(path=path, identity=_identity(st), info=_read_info(path, st.st_size))
+    return Marker(path=path, identity=identity(st), info=_read_info(path, st.st_size))
 
 
 def consume(marker: Marker) -> bool:
     """Delete the marker unless it changed since we read it (a new request stays)."""
+    return remove_if_unchanged(marker.path, marker.identity)
+
+
+def remove_if_unchanged(path: Path, seen: tuple[int, int, int]) -> bool:
+    """Delete a request file we acted on, unless it was rewritten since we read it."""
     try:
-        st = os.lstat(marker.path)
+        st = os.lstat(path)
     except FileNotFoundError:
         return True
-    if _identity(st) != marker.identity:
+    if identity(st) != seen:
         return False
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(marker.path)
+        os.unlink(path)
     return True
 
 
@@ -68,7 +73,7 @@ def write_marker(path: Path, *, by: str, reason: str) -> None:
     write_json(path, info)
 
 
-def _identity(st: os.stat_result) -> tuple[int, int, int]:
+def identity(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 

@@ -4,6 +4,8 @@ provenance record describes the manifest it left."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +13,10 @@ from pathlib import Path
 from PIL import Image
 
 from config.settings import FrameSettings
+from handlers.episode import layout
 from handlers.episode.chapters import Episode
 from handlers.episode.paths import EpisodePaths, ensure_inside
-from handlers.errors import ImagegenError
+from handlers.errors import ImagegenError, InputError
 from handlers.files import atomic
 from handlers.files.reading import read_regular_file
 from handlers.hashing import sha256_bytes
@@ -26,7 +29,9 @@ from handlers.outputs.manifest import (
     write_manifest,
 )
 from handlers.outputs.markers import write_marker
-from handlers.outputs.png import encode_png
+from handlers.outputs.png import decode_image, encode_png
+
+MAX_CANDIDATE_BYTES = 100_000_000
 
 
 class Recorder:
@@ -61,6 +66,55 @@ class Recorder:
         atomic.write_bytes(target, data)
         return with_file_facts(entry, target, sha256=sha256_bytes(data))
 
+    # -- candidates ---------------------------------------------------------------------
+
+    def next_candidate_number(self, chapter_id: str) -> int:
+        """Numbers go on across generations: a file a reviewer has open is never
+        replaced by a different picture under the same name."""
+        directory = self.paths.candidates(chapter_id)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return 1
+        numbers = [n for n in map(layout.candidate_number, names) if n is not None]
+        return max(numbers, default=0) + 1
+
+    def write_candidate(
+        self, chapter_id: str, candidate: str, img: Image.Image, meta: dict[str, str]
+    ) -> tuple[str, str, int]:
+        """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
+        to images/, sha256, bytes)."""
+        parent = self._mkdir(self._mkdir(self.paths.images) / layout.CANDIDATES_DIR)
+        directory = self._mkdir(parent / chapter_id)
+        target = ensure_inside(self.paths, directory / layout.candidate_name(candidate))
+        data = encode_png(img, meta)
+        atomic.write_bytes(target, data)
+        relative = f"{layout.CANDIDATES_DIR}/{chapter_id}/{target.name}"
+        return relative, sha256_bytes(data), len(data)
+
+    def read_candidate(self, relative: str, sha256: str | None) -> Image.Image:
+        """A kept candidate, decoded (for a manual pick or a re-ranking); refused when
+        the file is no longer the one that was checked."""
+        target = ensure_inside(self.paths, self.paths.images / relative)
+        data = read_regular_file(target, max_bytes=MAX_CANDIDATE_BYTES, what="candidate image")
+        if sha256 is not None and sha256_bytes(data) != sha256:
+            raise InputError(f"{target} changed since it was checked; not used")
+        return decode_image(data)
+
+    def _prune_candidates(self, entry: ManifestEntry) -> None:
+        """After the manifest names a chapter's current candidates, the files of earlier
+        generations go (the manifest no longer points at them)."""
+        directory = self.paths.candidates(entry.chapter_id)
+        keep = {c.file.rsplit("/", 1)[-1] for c in entry.candidates if c.file}
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in names:
+            if layout.candidate_number(name) is not None and name not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(ensure_inside(self.paths, directory / name))
+
     def _invalidate_render(self) -> None:
         """Before the first image changes, mark the downstream render stale: written
         first, it survives a crash at any later moment."""
@@ -86,6 +140,8 @@ class Recorder:
         self.entries[entry.chapter_id] = entry
         self.touched.add(entry.chapter_id)
         self.write_manifest()
+        if entry.candidates or entry.status in ("generated", "failed_checks"):
+            self._prune_candidates(entry)
 
     def write_manifest(self) -> None:
         target = ensure_inside(

@@ -18,9 +18,13 @@ from handlers.hashing import sha256_file
 from handlers.outputs.entries import Fingerprint, entry_from_png
 from handlers.outputs.manifest import Manifest, ManifestEntry
 from handlers.outputs.markers import Marker
+from handlers.outputs.picks import Pick
 from handlers.outputs.png import read_png_meta
 
-Action = Literal["reuse", "generate", "template", "skip", "keep"]
+Action = Literal["reuse", "generate", "template", "skip", "keep", "select", "rescore"]
+# What a run is for: all the work an episode needs, only people's picks of candidates
+# (`imagegen select`), or re-ranking kept candidates (`imagegen rescore`).
+Mode = Literal["run", "picks", "rescore"]
 
 
 @dataclass
@@ -32,6 +36,7 @@ class ChapterPlan:
     fingerprint: Fingerprint
     previous: ManifestEntry | None
     marker: Marker | None = None
+    pick: Pick | None = None
 
 
 def plan_episode(
@@ -44,8 +49,11 @@ def plan_episode(
     force: bool,
     all_marker: Marker | None,
     chapter_markers: dict[str, Marker],
+    picks: dict[str, Pick] | None = None,
+    mode: Mode = "run",
 ) -> list[ChapterPlan]:
     plans = []
+    picks = picks or {}
     for chapter in doc.chapters:
         cid = chapter.chapter_id
         fp = fingerprints[cid]
@@ -58,12 +66,13 @@ def plan_episode(
             route,
             fp,
             previous,
-            selected,
-            force,
+            None if mode != "run" else selected,
+            force and mode == "run",
             chapter_markers.get(cid),
             all_marker,
         )
-        if action == "reuse" and previous is None:
+        action, reason = _requested(action, reason, mode, previous, picks.get(cid), selected, cid)
+        if action in ("reuse", "select", "rescore") and previous is None:
             previous = _recover_entry(paths, chapter, route, fp)
         plans.append(
             ChapterPlan(
@@ -74,9 +83,37 @@ def plan_episode(
                 fingerprint=fp,
                 previous=previous,
                 marker=marker if action in ("generate", "template") else None,
+                pick=picks.get(cid) if action == "select" else None,
             )
         )
     return plans
+
+
+def _requested(
+    action: Action,
+    reason: str,
+    mode: Mode,
+    previous: ManifestEntry | None,
+    pick: Pick | None,
+    selected: frozenset[str] | None,
+    chapter_id: str,
+) -> tuple[Action, str]:
+    """A pick or a re-ranking applies to a chapter that is current: its candidates are
+    the ones the chapter's input made. A chapter that needs new images gets them first
+    (the pick then names a candidate of the old input and is dropped)."""
+    current = action == "reuse"
+    has_candidates = previous is not None and bool(previous.candidates)
+    if mode == "rescore":
+        if selected is not None and chapter_id not in selected:
+            return "keep", "not selected"
+        if current and has_candidates:
+            return "rescore", "re-ranking kept candidates"
+        return "keep", "no kept candidates to re-rank" if current else f"not current ({reason})"
+    if pick is not None and current:
+        return "select", f"pick {pick.describe()}"
+    if mode == "picks":
+        return "keep", "no pick" if pick is None else f"pick waits: {reason}"
+    return action, reason
 
 
 def _decide(

@@ -13,6 +13,7 @@ from handlers.outputs.entries import now_iso
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import writer_estimate
 from handlers.prompts.writers import chapter_prompt, context_for
+from handlers.run.candidates import judge_brief
 from handlers.run.services import Services
 
 
@@ -24,9 +25,13 @@ def write_request_file(
     settings: Settings,
 ) -> float:
     """Write the request file; return the estimated cost in USD. Nothing is paid:
-    an LLM writer is not called, its prompt is left null and only its price estimated."""
+    an LLM writer is not called, its prompt is left null and only its price estimated.
+    The estimate is the most the run can cost: every chapter's `selection.candidates`
+    images, each judged (early stops only make it cheaper)."""
     primary = services.chain[0].spec
     image_price, known = services.prices.image_spec(primary)
+    n = settings.selection.candidates
+    judge = services.judge if image_price > 0 else None
     total = 0.0
     chapters: list[dict[str, Any]] = []
     for plan in plans:
@@ -40,7 +45,8 @@ def write_request_file(
         if plan.action == "generate":
             style = settings.prompt.style_prefix
             prompt = chapter_prompt(ch, style)
-            cost = image_price
+            judge_price = judge.estimate(judge_brief(ch)) if judge else 0.0
+            cost = n * (image_price + judge_price)
             source = "chapter"
             if prompt is None:
                 ctx = context_for(ch, style, settings.prompt.narration_chars)
@@ -60,6 +66,10 @@ def write_request_file(
                 size=primary.size,
                 quality=primary.quality,
                 frame=f"{settings.frame.width}x{settings.frame.height}",
+                candidates=n,
+                image_price_usd=round(image_price, 6),
+                judge=f"{judge.name}:{judge.model}" if judge else None,
+                judge_price_usd=round(judge_price, 6) if judge else None,
                 estimated_cost_usd=round(cost, 6),
             )
             total += cost

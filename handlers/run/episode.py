@@ -15,8 +15,9 @@ from handlers.errors import InputError
 from handlers.files import atomic
 from handlers.money.ledger import Ledger, upstream_spend
 from handlers.outputs.entries import base_entry, now_iso
-from handlers.outputs.manifest import Manifest, read_manifest
+from handlers.outputs.manifest import Manifest, ManifestEntry, read_manifest
 from handlers.outputs.markers import Marker, consume, find_marker
+from handlers.outputs.picks import Pick, consume_pick, find_pick
 from handlers.outputs.provenance import write_provenance
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan, plan_episode
@@ -24,11 +25,19 @@ from handlers.plan.fingerprint import fingerprints
 from handlers.providers.chain import ProviderChain
 from handlers.result import RunRequest, RunResult
 from handlers.run import pipeline
+from handlers.run.context import RunContext
 from handlers.run.dry_run import write_request_file
 from handlers.run.services import Services, build_services
 from handlers.stop import StopSignal
 
 log = structlog.get_logger("imagegen")
+
+# Actions that work on a chapter's kept candidates and never pay for an image.
+REVIEW = ("select", "rescore")
+
+
+def _picked(entry: ManifestEntry) -> bool:
+    return entry.selection is not None and entry.selection.method == "manual"
 
 
 class EpisodeRun:
@@ -78,6 +87,8 @@ class EpisodeRun:
             force=self.request.force,
             all_marker=all_marker,
             chapter_markers=self._chapter_markers(episode),
+            picks=self._picks(episode),
+            mode=self.request.mode,
         )
         for w in self.warnings:
             self.log.warning("input_warning", message=w)
@@ -118,7 +129,7 @@ class EpisodeRun:
             ):
                 # Rebuilt from the PNG: paid for, but the crash came before it was counted.
                 ledger.add_recovered(plan.previous.cost_usd)
-        work = [p for p in plans if p.action in ("generate", "template", "skip")]
+        work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
         result.reused = sum(1 for p in plans if p.action == "reuse")
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
@@ -144,7 +155,7 @@ class EpisodeRun:
                 recorder.record(
                     base_entry(plan.chapter, plan.fingerprint, status="skipped", error=plan.reason)
                 )
-        ctx = pipeline.RunContext(
+        ctx = RunContext(
             settings=self.settings,
             episode=episode,
             services=services,
@@ -153,8 +164,14 @@ class EpisodeRun:
             chain=ProviderChain(services.chain, services.prices, ledger, self.stop),
             recorder=recorder,
             api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
+            judge=services.judge,
         )
-        steps = {"generate": pipeline.GENERATE, "template": pipeline.TEMPLATE}
+        steps = {
+            "generate": pipeline.GENERATE,
+            "template": pipeline.TEMPLATE,
+            "select": pipeline.SELECT,
+            "rescore": pipeline.RESCORE,
+        }
         pipeline.run_chapters(
             [(p, steps[p.action]) for p in work if p.action in steps], ctx, recorder.record
         )
@@ -173,10 +190,16 @@ class EpisodeRun:
         result: RunResult,
     ) -> None:
         done = {cid: e for cid, e in recorder.entries.items() if cid in recorder.touched}
-        result.generated = sum(1 for e in done.values() if e.status == "generated")
-        result.templates = sum(1 for e in done.values() if e.status == "template")
+        action = {p.chapter.chapter_id: p.action for p in plans}
+        made = {cid: e for cid, e in done.items() if action[cid] not in REVIEW}
+        result.generated = sum(1 for e in made.values() if e.status == "generated")
+        result.templates = sum(1 for e in made.values() if e.status == "template")
+        result.picked = sum(1 for cid, e in done.items() if action[cid] == "select" and _picked(e))
+        result.rescored = sum(1 for cid in done if action[cid] == "rescore")
         failures = [
-            e for e in done.values() if e.status in ("failed", "rejected", "skipped_cost_cap")
+            e
+            for e in done.values()
+            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap")
         ]
         not_started = [
             p.chapter.chapter_id for p in work if p.chapter.chapter_id not in recorder.touched
@@ -210,6 +233,10 @@ class EpisodeRun:
         )
         if all_marker is not None and everything_redone:
             consume(all_marker)
+        for plan in plans:
+            # Applied or refused (the log says why), a pick is done with either way.
+            if plan.pick is not None and plan.chapter.chapter_id in recorder.touched:
+                consume_pick(plan.pick)
         write_provenance(
             recorder.provenance_path(),
             episode=episode,
@@ -251,6 +278,14 @@ class EpisodeRun:
                 f"--chapter {', '.join(unknown)}: no such chapter_id in {self.paths.chapters} "
                 f"(it has {', '.join(sorted(known))})"
             )
+
+    def _picks(self, episode: Episode) -> dict[str, Pick]:
+        picks = {}
+        for ch in episode.chapters:
+            pick = find_pick(self.paths.select_request(ch.chapter_id), self.warnings)
+            if pick is not None:
+                picks[ch.chapter_id] = pick
+        return picks
 
     def _chapter_markers(self, episode: Episode) -> dict[str, Marker]:
         markers = {}

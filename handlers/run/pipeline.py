@@ -1,101 +1,43 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [write_prompt, generate_image, fit_and_write]
-    TEMPLATE = [draw_template, fit_and_write]
+    GENERATE = [write_prompt, make_candidates, write_chosen]
+    TEMPLATE = [draw_template, check_template, write_chosen]
+    SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
+    RESCORE  = [rescore, write_chosen]
 
 Each step reads and fills in a `ChapterWork`; `run_chapter` runs the steps and turns
 every expected failure into a manifest entry, so one failure is one chapter. New
-steps (refinement, candidates, checks, judge, selection) slot into the lists without
-touching the orchestrator.
+steps slot into the lists without touching the orchestrator.
 
 Chapters run in a pool of `image.concurrency + WRITERS` threads; a paid call holds
 one of `image.concurrency` API slots, so an API slot never waits on PNG encoding
-while another chapter fits, encodes and writes its image.
+while another chapter fits, checks, encodes and writes its images.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
-from PIL import Image
 
-from config.settings import Settings
 from handlers.drawing.cards import render_talking_head, render_title_card
-from handlers.episode.chapters import Episode
-from handlers.errors import AuthError, ConfigurationError, ContentRejected, ImagegenError
-from handlers.money.ledger import CostCapReached, Ledger
+from handlers.errors import ContentRejected, ImagegenError
+from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
-from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
-from handlers.prompts.writers import WrittenPrompt
-from handlers.providers.base import ImageRequest
-from handlers.providers.chain import ProviderChain
-from handlers.run.services import Services
-from handlers.stop import NotStarted, StopSignal
+from handlers.run.candidates import AllCandidatesFailed, make_candidates
+from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
+from handlers.run.review import PickRefused, apply_pick, rescore
+from handlers.select.checks import check_image
+from handlers.select.words import vocabulary
+from handlers.stop import NotStarted
 
 log = structlog.get_logger("imagegen")
-
-# Threads beyond the API slots: chapters that fit, encode and write their images.
-WRITERS = 2
-
-
-@dataclass
-class RunContext:
-    """What every step of every chapter of one run may use."""
-
-    settings: Settings
-    episode: Episode
-    services: Services
-    ledger: Ledger
-    stop: StopSignal
-    chain: ProviderChain
-    recorder: Recorder
-    api_slots: threading.Semaphore
-    # Fitting and encoding a frame is CPU work: more at once than there are writers
-    # only slows the first image down.
-    cpu_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(WRITERS))
-
-    @contextmanager
-    def paid_call(self) -> Iterator[None]:
-        """One of the run's API slots for a paid call. Bad credentials or an unusable
-        model halt the run before the slot is handed on, so no chapter waiting for it
-        sends another request."""
-        with self.api_slots:
-            try:
-                yield
-            except (AuthError, ConfigurationError) as e:
-                self.stop.halt(str(e))
-                raise
-
-
-@dataclass
-class ChapterWork:
-    """One chapter as it goes through its steps."""
-
-    plan: ChapterPlan
-    log: Any
-    # Manifest entry fields gathered so far; a failure keeps them in its entry.
-    fields: dict[str, object] = field(default_factory=lambda: {"attempts": 0})
-    prompt: WrittenPrompt | None = None
-    image: Image.Image | None = None
-    entry: ManifestEntry | None = None
-
-    @property
-    def chapter_id(self) -> str:
-        return self.plan.chapter.chapter_id
-
-
-Step = Callable[[ChapterWork, RunContext], None]
 
 
 # -- steps ----------------------------------------------------------------------------
@@ -120,57 +62,6 @@ def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
         prompt_cost_usd=written.cost_usd,
         cost_usd=written.cost_usd,
         usage={"prompt": written.usage} if written.usage else {},
-    )
-
-
-def generate_image(work: ChapterWork, ctx: RunContext) -> None:
-    ch = work.plan.chapter
-    frame = ctx.settings.frame
-    assert work.prompt is not None
-    request = ImageRequest(
-        chapter_id=ch.chapter_id,
-        title=ch.title,
-        visual_type=ch.main_visual.type,
-        prompt=work.prompt.text,
-        width=frame.width,
-        height=frame.height,
-        seed=ctx.settings.image.seed,
-        description=ch.main_visual.description,
-        stopped=ctx.stop.stopping,
-    )
-    with ctx.paid_call():
-        served = ctx.chain.generate(request, work.log)
-    got = served.image
-    fields = work.fields
-    usage = dict(fields.pop("usage", {}) or {})  # type: ignore[call-overload]
-    if got.usage:
-        usage["image"] = got.usage
-    prompt_cost = float(fields.get("prompt_cost_usd", 0.0))  # type: ignore[arg-type]
-    work.entry = base_entry(
-        ch,
-        work.plan.fingerprint,
-        **{k: v for k, v in fields.items() if k not in ("cost_usd", "attempts")},
-        status="generated",
-        generation_method=got.generation_method,
-        provider=got.provider,
-        model=got.model,
-        revised_prompt=got.revised_prompt,
-        width=frame.width,
-        height=frame.height,
-        native_width=got.image.width,
-        native_height=got.image.height,
-        image_cost_usd=got.cost_usd,
-        cost_usd=prompt_cost + got.cost_usd,
-        usage=usage,
-        attempts=got.attempts,
-        generated_at=now_iso(),
-    )
-    work.image = got.image
-    work.log.info(
-        "chapter_generated",
-        provider=served.step.label,
-        cost_usd=round(got.cost_usd, 6),
-        duration_ms=round(served.duration_s * 1000),
     )
 
 
@@ -210,8 +101,34 @@ def draw_template(work: ChapterWork, ctx: RunContext) -> None:
     )
 
 
-def fit_and_write(work: ChapterWork, ctx: RunContext) -> None:
+def check_template(work: ChapterWork, ctx: RunContext) -> None:
+    """A template is ours and deterministic: its checks are a record (can OCR read the
+    title back, Turkish letters included?), never a reason to drop it."""
+    if not ctx.settings.selection.ocr:
+        return
     assert work.entry is not None and work.image is not None
+    ch = work.plan.chapter
+    with ctx.cpu_slots:
+        checked = check_image(
+            work.image,
+            visual_type=ch.main_visual.type,
+            vocab=vocabulary(ch.title, ctx.episode.doc.title),
+            native_size=work.image.size,
+            expected_size=None,
+            siblings={},
+            read_text=True,
+            template=True,
+        )
+    work.entry = work.entry.model_copy(update={"checks": checked.checks})
+
+
+def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
+    """The chapter's image, atomically, at today's path: consumers see no change.
+    Nothing to write when a step changed only the entry (a re-ranking that kept the
+    same choice)."""
+    assert work.entry is not None
+    if work.image is None:
+        return
     frame = ctx.settings.frame
     with ctx.cpu_slots:
         image = fit_to_frame(work.image, frame.width, frame.height)
@@ -219,8 +136,10 @@ def fit_and_write(work: ChapterWork, ctx: RunContext) -> None:
     work.image = None  # the frame is on disk; let the memory go
 
 
-GENERATE: list[Step] = [write_prompt, generate_image, fit_and_write]
-TEMPLATE: list[Step] = [draw_template, fit_and_write]
+GENERATE: list[Step] = [write_prompt, make_candidates, write_chosen]
+TEMPLATE: list[Step] = [draw_template, check_template, write_chosen]
+SELECT: list[Step] = [apply_pick, write_chosen]
+RESCORE: list[Step] = [rescore, write_chosen]
 
 
 # -- running --------------------------------------------------------------------------
@@ -246,9 +165,12 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
     except ContentRejected as e:
         work.log.warning("chapter_rejected", error=str(e))
         return failed("rejected", e)
-    except (AuthError, ConfigurationError) as e:
-        ctx.stop.halt(str(e))
-        return failed("failed", e)
+    except AllCandidatesFailed as e:
+        work.log.warning("chapter_failed_checks", error=str(e))
+        return e.entry
+    except PickRefused as e:
+        work.log.warning("pick_refused", error=str(e))
+        return work.plan.previous
     except ImagegenError as e:
         work.log.error("chapter_failed", error=str(e))
         return failed("failed", e)

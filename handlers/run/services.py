@@ -15,6 +15,7 @@ from handlers.prompts.template import PromptTemplate, load_template
 from handlers.prompts.writers import PromptWriter, TemplateWriter
 from handlers.providers.base import ImageProvider
 from handlers.providers.chain import ImageStep
+from handlers.select.judge import Judge
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Services:
     writer: PromptWriter
     template: PromptTemplate
     prices: PriceTable
+    judge: Judge | None = None
 
     @property
     def primary(self) -> ImageModel:
@@ -34,6 +36,7 @@ class Services:
             "image_chain": [step.label for step in self.chain],
             "prompt_writer": self.writer.name,
             "prompt_model": self.writer.model,
+            "judge": f"{self.judge.name}:{self.judge.model}" if self.judge else None,
         }
 
     def template_facts(self) -> dict[str, str]:
@@ -70,6 +73,7 @@ def build_services(settings: Settings) -> Services:
         writer=_writer_for(settings, template, prices),
         template=template,
         prices=prices,
+        judge=_judge_for(settings, prices),
     )
 
 
@@ -99,3 +103,23 @@ def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable
     if writer == "anthropic":
         return AnthropicWriter(settings, template, prices)
     return OpenAIChatWriter(settings, template, prices)
+
+
+def _judge_for(settings: Settings, prices: PriceTable) -> Judge | None:
+    """`auto`: a vision LLM when its key is present (Anthropic first, like the writer);
+    candidates are then ranked by their checks alone when there is none."""
+    judge = settings.selection.judge
+    if judge == "none":
+        return None
+    if judge == "auto":
+        if settings.anthropic.api_key is not None:
+            judge = "anthropic"
+        elif settings.openai.api_key is not None:
+            judge = "openai"
+        else:
+            return None
+    from handlers.select.vision import AnthropicJudge, OpenAIJudge  # see _provider_for
+
+    if judge == "anthropic":
+        return AnthropicJudge(settings, prices)
+    return OpenAIJudge(settings, prices)

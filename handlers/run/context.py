@@ -1,0 +1,99 @@
+"""What the steps of one run share (RunContext) and the value each chapter's steps
+fill in (ChapterWork)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from PIL import Image
+
+from config.settings import Settings
+from handlers.episode.chapters import Episode
+from handlers.errors import AuthError, ConfigurationError
+from handlers.money.ledger import Ledger
+from handlers.outputs.manifest import ManifestEntry
+from handlers.outputs.recorder import Recorder
+from handlers.plan.decide import ChapterPlan
+from handlers.prompts.writers import WrittenPrompt
+from handlers.providers.chain import ProviderChain
+from handlers.run.services import Services
+from handlers.select.judge import Brief, Judge
+from handlers.stop import StopSignal
+
+log = structlog.get_logger("imagegen")
+
+# Threads beyond the API slots: chapters that fit, encode, check and write images.
+WRITERS = 2
+
+
+@dataclass
+class RunContext:
+    """What every step of every chapter of one run may use."""
+
+    settings: Settings
+    episode: Episode
+    services: Services
+    ledger: Ledger
+    stop: StopSignal
+    chain: ProviderChain
+    recorder: Recorder
+    api_slots: threading.Semaphore
+    # Fitting, checking and encoding a frame is CPU work: more at once than there are
+    # writers only slows the first image down.
+    cpu_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(WRITERS))
+    judge: Judge | None = None
+    _judge_dead: str | None = None
+
+    @contextmanager
+    def paid_call(self) -> Iterator[None]:
+        """One of the run's API slots for a paid call. Bad credentials or an unusable
+        model halt the run before the slot is handed on, so no chapter waiting for it
+        sends another request."""
+        with self.api_slots:
+            try:
+                yield
+            except (AuthError, ConfigurationError) as e:
+                self.stop.halt(str(e))
+                raise
+
+    def judge_usable(self) -> bool:
+        return self.judge is not None and self._judge_dead is None
+
+    def judge_failed(self, reason: str) -> None:
+        """The judge's key was refused: the rest of the run ranks by checks alone."""
+        if self._judge_dead is None:
+            self._judge_dead = reason
+            log.error(
+                "judge_disabled",
+                episode_id=self.recorder.paths.name,
+                error=reason,
+                message="judging stops for this run; candidates are ranked by their checks",
+            )
+
+    def judge_estimate(self, brief: Brief) -> float:
+        return self.judge.estimate(brief) if self.judge is not None else 0.0
+
+
+@dataclass
+class ChapterWork:
+    """One chapter as it goes through its steps."""
+
+    plan: ChapterPlan
+    log: Any
+    # Manifest entry fields gathered so far; a failure keeps them in its entry.
+    fields: dict[str, object] = field(default_factory=lambda: {"attempts": 0})
+    prompt: WrittenPrompt | None = None
+    image: Image.Image | None = None
+    entry: ManifestEntry | None = None
+
+    @property
+    def chapter_id(self) -> str:
+        return self.plan.chapter.chapter_id
+
+
+Step = Callable[[ChapterWork, RunContext], None]

@@ -1,0 +1,97 @@
+"""Read the words in an image with Tesseract (English and Turkish models).
+
+tesserocr keeps one Tesseract engine loaded per thread: the command line that
+pytesseract runs would load both language models again for every image, about
+150-350 ms here before a word is read, which alone is over the budget of a whole
+candidate's checks. The language data is Debian's (tesseract-ocr-eng,
+tesseract-ocr-tur), installed by scripts/install-system-deps."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+LANGUAGES = "eng+tur"
+MIN_CONFIDENCE = 50.0
+# Read at this width: on this project's frames Tesseract's page layout finds both dark
+# text on light and light text on a dark band at 1280 px, and misses or splits some at
+# 1920 (and takes twice as long).
+MAX_WIDTH = 1280
+_TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata")
+
+_local = threading.local()
+
+
+class OCRUnavailable(Exception):
+    """No OCR here; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float
+
+
+def tessdata_dir() -> str:
+    env = os.environ.get("TESSDATA_PREFIX")
+    candidates = [env] if env else []
+    for pattern in _TESSDATA_GLOBS:
+        candidates.extend(sorted(glob.glob(pattern), reverse=True))
+    for directory in candidates:
+        if all(
+            os.path.isfile(os.path.join(directory, f"{lang}.traineddata"))
+            for lang in LANGUAGES.split("+")
+        ):
+            return directory
+    raise OCRUnavailable(
+        "Tesseract language data for English and Turkish not found; install the Debian "
+        "packages tesseract-ocr-eng and tesseract-ocr-tur (scripts/install-system-deps "
+        "does), or set selection.ocr = false"
+    )
+
+
+def _engine() -> Any:
+    engine = getattr(_local, "engine", None)
+    if engine is None:
+        try:
+            import tesserocr
+        except ImportError as e:
+            raise OCRUnavailable(
+                f"the tesserocr package cannot be loaded ({e}); reinstall imagegen's "
+                "Python dependencies, or set selection.ocr = false"
+            ) from None
+        engine = tesserocr.PyTessBaseAPI(
+            path=tessdata_dir(), lang=LANGUAGES, psm=tesserocr.PSM.AUTO
+        )
+        _local.engine = engine
+    return engine
+
+
+def read_words(image: Image.Image) -> list[Word]:
+    """Every word Tesseract is reasonably sure of (confidence >= MIN_CONFIDENCE)."""
+    from tesserocr import RIL, iterate_level
+
+    gray = image.convert("L")
+    if gray.width > MAX_WIDTH:
+        gray = gray.resize((MAX_WIDTH, round(gray.height * MAX_WIDTH / gray.width)))
+    engine = _engine()
+    engine.SetImage(gray)
+    engine.Recognize()
+    words: list[Word] = []
+    iterator = engine.GetIterator()
+    if iterator is None:
+        return words
+    for item in iterate_level(iterator, RIL.WORD):
+        try:
+            text = item.GetUTF8Text(RIL.WORD)
+        except RuntimeError:  # an empty word box
+            continue
+        confidence = float(item.Confidence(RIL.WORD))
+        if text.strip() and confidence >= MIN_CONFIDENCE:
+            words.append(Word(text.strip(), confidence))
+    return words
