@@ -15,8 +15,8 @@ from PIL import Image, ImageFilter
 
 from config import Settings, load_settings
 from handlers.drawing.offline import OfflineRenderer
-from handlers.imagegen import RunRequest, pick, rescore, run
 from handlers.errors import UsageError
+from handlers.imagegen import RunRequest, pick, rescore, run
 from handlers.outputs.markers import write_marker
 from handlers.providers.base import GeneratedImage, ImageRequest
 from handlers.run.services import Services, build_services
@@ -104,7 +104,9 @@ def test_a_defective_candidate_is_never_selected(episode, three):
     ch02, ch03 = entry(episode, "ch02"), entry(episode, "ch03")
     assert ch02["selected"] in ("c02", "c03")
     assert ch03["selected"] == "c03"
-    failed = {c["id"]: [k["name"] for k in c["checks"] if not k["passed"]] for c in ch03["candidates"]}
+    failed = {
+        c["id"]: [k["name"] for k in c["checks"] if not k["passed"]] for c in ch03["candidates"]
+    }
     assert failed == {"c01": ["sharpness"], "c02": ["not_blank", "sharpness", "framing"], "c03": []}
     assert "c01 failed sharpness" in ch03["selection"]["why"]
 
@@ -181,15 +183,18 @@ def test_a_pick_by_hand_is_applied_by_the_next_run(episode, three):
     result = run(episode, RunRequest(), three, services=services)
     assert result.outcome == "ok" and result.picked == 1
     e = entry(episode, "ch02")
-    assert e["selected"] == "c01" and "overruling its failed checks: sharpness" in (
-        e["selection"]["why"]
+    assert (
+        e["selected"] == "c01"
+        and "overruling its failed checks: sharpness" in (e["selection"]["why"])
     )
     assert sum(provider.calls.values()) == calls
 
 
 def test_pick_of_an_unknown_candidate_or_chapter_is_a_usage_error(episode, three):
     run(episode, RunRequest(), three, services=services_with(three, DefectProvider()))
-    with pytest.raises(UsageError, match=r"ch03 has no candidate 'c09' \(candidates: c01, c02, c03\)"):
+    with pytest.raises(
+        UsageError, match=r"ch03 has no candidate 'c09' \(candidates: c01, c02, c03\)"
+    ):
         pick(episode, "ch03", "c09", three, by="x")
     with pytest.raises(UsageError, match="no chapter 'ch99'"):
         pick(episode, "ch99", "c01", three, by="x")

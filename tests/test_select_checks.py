@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from config.settings import JudgeWeights
 from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.drawing.offline import OfflineRenderer
 from handlers.drawing.text import find_font, load_font
@@ -18,13 +19,14 @@ from handlers.select.choose import choose, total
 from handlers.select.judge import MalformedVerdict, parse_reply, weighted_score
 from handlers.select.measures import measure
 from handlers.select.words import assess, looks_garbled, matches, turkish_fold, vocabulary
-from config.settings import JudgeWeights
 
 W, H = 1920, 1080
 
 
 def offline(visual_type: str, candidate: int = 1, title: str = "Bitcoin'in Doğuşu") -> Image.Image:
-    request = ImageRequest("ch03", title, visual_type, f"a {visual_type}", W, H, candidate=candidate)
+    request = ImageRequest(
+        "ch03", title, visual_type, f"a {visual_type}", W, H, candidate=candidate
+    )
     return OfflineRenderer().generate(request).image
 
 
@@ -147,7 +149,10 @@ def test_turkish_folding_and_matching() -> None:
     assert found.matched == pytest.approx(1 / 3) and found.garbled == pytest.approx(1 / 3)
 
 
-GOOD = '{"scores": {"matches_description": 9, "clarity": 8, "composition": 7, "text": 10, "artifacts": 8}, "rationale": "Clear market scene."}'
+GOOD = (
+    '{"scores": {"matches_description": 9, "clarity": 8, "composition": 7, "text": 10, '
+    '"artifacts": 8}, "rationale": "Clear market scene."}'
+)
 
 
 def test_judge_reply_contract() -> None:
