@@ -344,19 +344,11 @@ def walk(commands: list[Command], copy: Path, env: dict[str, str], logs: Path) -
 def settle(copy: Path, background: list[Background]) -> None:
     """Wait until every episode the walk made has its manifest: the daemon got to all."""
     outputs = copy / "data" / "outputs"
+    assert outputs.is_dir(), "the walk made no data/outputs"
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while True:
-        missing = (
-            [
-                p.name
-                for p in sorted(outputs.iterdir())
-                if p.is_dir()
-                and not p.name.startswith(".")
-                and not (p / "images/manifest.json").exists()
-            ]
-            if outputs.is_dir()
-            else ["(data/outputs)"]
-        )
+        episodes = [p for p in sorted(outputs.iterdir()) if p.is_dir() and p.name[0] != "."]
+        missing = [p.name for p in episodes if not (p / "images/manifest.json").exists()]
         if not missing:
             return
         if time.monotonic() >= deadline:
