@@ -18,7 +18,7 @@ run: $(STAMP)
 	mkdir -p $(OUTPUTS)
 	cp -rn examples/demo-ep001 $(OUTPUTS)/ 2>/dev/null || true
 	@echo "imagegen daemon on $(OUTPUTS) (Ctrl-C stops it). Drop another episode with:"
-	@echo "  mkdir $(OUTPUTS)/ep002 && cp examples/demo-ep001/chapters.json $(OUTPUTS)/ep002/"
+	@echo "  cp -r examples/demo-ep002 $(OUTPUTS)/"
 	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) -v
 
 test: $(STAMP)
@@ -36,13 +36,15 @@ torture: $(STAMP)
 	$(PY) -m tests.torture --json torture-report.json
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .cache .pytest_cache .mypy_cache .ruff_cache
 
 # -- installation as a systemd service (as root) -------------------------------------
 PREFIX ?= /opt/imagegen
 CONFDIR ?= /etc/imagegen
 UNITDIR ?= /etc/systemd/system
 STATEDIR ?= /var/lib/imagegen
+# Where the `imagegen` command is linked, so that it is on every user's PATH.
+BINDIR ?= /usr/local/bin
 # The system Python: a venv on a Python under /root or /home would be hidden from the
 # service by ProtectHome=.
 SYSTEM_PYTHON ?= /usr/bin/python3
@@ -66,14 +68,20 @@ install:
 		config/imagegen.default.toml > $(CONFDIR)/imagegen.toml
 	install -d -o imagegen -g imagegen -m 2775 $(STATEDIR) $(STATEDIR)/outputs
 	install -m 644 systemd/imagegen.service $(UNITDIR)/imagegen.service
+	install -d -m 755 $(BINDIR)
+	ln -sfn $(PREFIX)/venv/bin/imagegen $(BINDIR)/imagegen
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
-	@echo "installed. Put an API key in $(CONFDIR)/credentials/openai_api_key (optional), then:"
+	@echo "installed; $(BINDIR)/imagegen is on PATH. Put an API key in"
+	@echo "$(CONFDIR)/credentials/openai_api_key (optional), then:"
 	@echo "  systemctl enable --now imagegen && journalctl -u imagegen -f"
 
 uninstall:
 	@test "$$(id -u)" = 0 || { echo "make uninstall must run as root"; exit 1; }
 	if [ -d /run/systemd/system ]; then systemctl disable --now imagegen || true; fi
 	rm -f $(UNITDIR)/imagegen.service
+	# Only our own link: an imagegen installed there by other means stays.
+	if [ "$$(readlink $(BINDIR)/imagegen)" = "$(PREFIX)/venv/bin/imagegen" ]; then \
+		rm -f $(BINDIR)/imagegen; fi
 	rm -rf $(PREFIX)
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "removed. Kept: $(CONFDIR) (settings, keys), $(STATEDIR) (data), user imagegen."

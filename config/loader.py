@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from config.prices import DEFAULT_PRICES, image_price_keys, priced_image_models, text_price_keys
 from config.settings import Settings, toml_data
 
 SYSTEM_CONFIG = Path("/etc/imagegen/imagegen.toml")
@@ -67,8 +68,76 @@ def load_settings(
         raise ConfigError(_explain(e, path, data, dict(overrides or {}), environ)) from None
     finally:
         toml_data.reset(token)
+    unpriced = _unpriced_models(settings)
+    if unpriced:
+        lines = [
+            f"{'.'.join(loc)} = {_short(value)} "
+            f"({_source_of(list(loc), path, data, dict(overrides or {}), environ)}): {msg}"
+            for loc, value, msg in unpriced
+        ]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
     _fill_secrets(settings, environ)
     return settings
+
+
+def _unpriced_models(settings: Settings) -> list[tuple[tuple[str, ...], str, str]]:
+    """(key, model, message) for every configured model the price table does not know.
+
+    Every paid call is reserved against the cost cap at its table price; a model with
+    no price would only be found out at the first call (and then reserved at a guess),
+    so it must be priced explicitly under [prices]. Checked here rather than in
+    Settings because the message names where the model came from, as _explain does."""
+    prices = {**DEFAULT_PRICES, **settings.prices}
+    problems: list[tuple[tuple[str, ...], str, str]] = []
+    image = settings.image
+    links: list[tuple[tuple[str, ...], str, str, str]] = []
+    if image.provider != "offline":
+        links.append((("image", "model"), image.model, image.quality, image.size))
+    for i, link in enumerate(image.fallback):
+        if link.provider == "openai":
+            links.append(
+                (("image", "fallback", str(i), "model"), link.model, link.quality, link.size)
+            )
+    for loc, model, quality, size in links:
+        keys = image_price_keys(model, quality, size)
+        if not any(key in prices for key in keys):
+            problems.append(
+                (
+                    loc,
+                    model,
+                    f"no price for this model at quality {quality!r}, size {size!r} "
+                    f"(priced models: {', '.join(priced_image_models(prices))}); check the "
+                    f"name, or for another model set its USD price per image under "
+                    f'[prices]: "{keys[0]}" = <USD>',
+                )
+            )
+    text_model = settings.prompt.model
+    if text_model is not None and settings.prompt.writer != "template":
+        missing = [f'"{key}" = <USD>' for key in text_price_keys(text_model) if key not in prices]
+        if missing:
+            problems.append(
+                (
+                    ("prompt", "model"),
+                    text_model,
+                    "no price for this model; check the name, or set its USD prices per "
+                    f"million tokens under [prices]: {', '.join(missing)}",
+                )
+            )
+    return problems
+
+
+def setting_source(
+    loc: tuple[str, ...],
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> str:
+    """Where the effective value of the setting at `loc` came from, for messages about
+    a valid value that does not work ("command line", "environment IMAGEGEN_...",
+    "config file PATH" or "defaults"). Reads the file again: the loader keeps no state."""
+    path = config_path(config_file, environ)
+    data = read_toml(path) if path is not None else {}
+    return _source_of(list(loc), path, data, dict(overrides or {}), environ)
 
 
 def _fill_secrets(settings: Settings, environ: Mapping[str, str]) -> None:

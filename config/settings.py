@@ -240,7 +240,8 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,
-        description="price overrides in USD, keys as in handlers/pricing.py",
+        description="price overrides in USD, keys as in config/prices.py; a model with no "
+        "price in the table must be priced here",
     )
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""The `imagegen` command: run, validate, config (and, later, daemon)."""
+"""The `imagegen` command: run, validate, daemon, retry, config."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import getpass
 import json
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from config import ConfigError, Settings, config_path, load_settings, secret_source
+from config import (
+    ConfigError,
+    Settings,
+    config_path,
+    load_settings,
+    secret_source,
+    setting_source,
+)
 from daemon.logging import configure_logging
 from daemon.summary import summary_line
 from handlers.errors import ImagegenError, UsageError
@@ -67,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegen", description="Turn each chapter of chapters.json into an image."
     )
+    parser.add_argument("--version", action="version", version=f"imagegen {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", parents=[common], help="process episode directories once")
@@ -119,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--polling", action="store_true", help="poll instead of inotify (setting daemon.polling)"
     )
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="create outputs_dir if it does not exist (else a missing one is an error)",
+    )
     p.set_defaults(func=_cmd_daemon)
 
     p = sub.add_parser("retry", parents=[common], help="ask the daemon to retry an episode now")
@@ -129,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prices", action="store_true", help="print the effective price table")
     p.set_defaults(func=_cmd_config)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("imagegen")
+    except metadata.PackageNotFoundError:  # a checkout used without `make venv`
+        return "(not installed)"
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,13 +165,63 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def _usage_error(message: str) -> int:
+    print(f"imagegen: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _missing_outputs_dir(args: argparse.Namespace, settings: Settings) -> str | None:
+    """Why outputs_dir cannot be used as the tree of episodes, or None."""
+    root = settings.outputs_dir
+    if root.is_dir():
+        return None
+    source = setting_source(("outputs_dir",), args.config, _overrides(args))
+    shown = f"'{root}'" if root.is_absolute() else f"'{root}' (here {root.absolute()})"
+    what = "not a directory" if root.exists() else "does not exist"
+    return f"outputs_dir = {shown} ({source}): {what}"
+
+
+def _print_waiting(message: str) -> None:
+    print(
+        f"imagegen: {message}; going on once it is released "
+        "(Ctrl-C gives up; --no-wait never waits)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _unknown_chapters(paths: list[Path], wanted: set[str], settings: Settings) -> str | None:
+    """A --chapter that names no chapter is a usage error, found before any episode is
+    touched. An unreadable chapters.json is left to the run, which reports it (exit 1)."""
+    for path in paths:
+        try:
+            checked = validate(episode_dir_of(path), settings)
+        except (ImagegenError, OSError):
+            continue
+        unknown = sorted(wanted - set(checked.chapter_ids))
+        if unknown:
+            return (
+                f"--chapter {', '.join(unknown)}: no such chapter_id in {checked.file} "
+                f"(it has {', '.join(checked.chapter_ids)})"
+            )
+    return None
+
+
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    problem = _missing_outputs_dir(args, settings)
+    if problem is not None:
+        return _usage_error(f"{problem}; set outputs_dir or --outputs-dir to the episodes tree")
+    if args.chapter:
+        problem = _unknown_chapters(args.paths, set(args.chapter), settings)
+        if problem is not None:
+            return _usage_error(problem)
     request = RunRequest(
         force=args.force,
         chapters=frozenset(args.chapter) if args.chapter else None,
         dry_run=args.dry_run,
         wait=not args.no_wait,
         trigger="cli",
+        on_lock_wait=_print_waiting,
     )
     worst = EXIT_OK
     for path in args.paths:
@@ -204,6 +275,23 @@ def _who() -> str:
 
 
 def _cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
+    root = settings.outputs_dir
+    if args.create and not root.exists():
+        try:
+            root.mkdir(parents=True)
+        except OSError as e:
+            print(f"imagegen: cannot create outputs_dir {root}: {e.strerror}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"imagegen: created outputs_dir {root}", file=sys.stderr)
+    problem = _missing_outputs_dir(args, settings)
+    if problem is not None:
+        # A typo must not become a new, empty tree that is watched forever.
+        hint = (
+            "point it at the episodes tree"
+            if root.exists()
+            else "check it for a typo, or add --create to create it"
+        )
+        return _usage_error(f"{problem}; {hint}")
     from daemon.service import serve
 
     return serve(settings, args.config, _overrides(args))

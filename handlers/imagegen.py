@@ -67,7 +67,7 @@ def run(
             paths.dir,
             wait=request.wait,
             timeout=settings.lock_timeout_seconds,
-            on_wait=lambda: log.info("waiting_for_lock", episode_id=name),
+            on_wait=lambda holder: _tell_waiting(paths.name, holder, request),
         ):
             result = EpisodeRun(paths, request, settings, services).run()
     except LockBusy as e:
@@ -89,6 +89,13 @@ def run(
     return result
 
 
+def _tell_waiting(name: str, holder: str, request: RunRequest) -> None:
+    message = f"{name}: waiting for the lock held by {holder}"
+    log.info("waiting_for_lock", episode_id=name, holder=holder, message=message)
+    if request.on_lock_wait is not None:
+        request.on_lock_wait(message)
+
+
 @dataclass
 class Validation:
     """A chapters.json that passed, and what a run would do with it."""
@@ -98,6 +105,7 @@ class Validation:
     to_generate: int
     templates: int
     skipped: int
+    chapter_ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -112,6 +120,7 @@ def validate(path: Path, settings: Settings) -> Validation:
         to_generate=routes.count("generate"),
         templates=routes.count("template"),
         skipped=routes.count("skip"),
+        chapter_ids=[c.chapter_id for c in episode.chapters],
         warnings=list(episode.warnings),
     )
 

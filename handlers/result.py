@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,9 @@ class RunRequest:
     mode: Literal["run", "picks", "rescore"] = "run"
     # Set by the daemon on SIGTERM: no new paid calls start; in-flight ones finish.
     cancel: threading.Event | None = None
+    # Called once when the run has waited a second for the episode lock, with a line
+    # naming the holder (the CLI prints it; the handler also logs it).
+    on_lock_wait: Callable[[str], None] | None = None
 
 
 @dataclass

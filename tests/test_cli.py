@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from handlers.outputs.markers import write_marker
 from tests.conftest import REPO, demo_doc, write_episode
@@ -129,3 +134,128 @@ def test_keys_never_reach_output_logs_or_files(outputs, fake_api):
     assert secret not in everything
     assert "ThisIsTheRealSecret" not in everything
     assert "sk-proj" not in everything
+
+
+# -- a newcomer's first hour (issue 18) ---------------------------------------------------
+
+
+def test_version():
+    res = imagegen("--version")
+    assert res.returncode == 0, res.stderr
+    assert re.fullmatch(r"imagegen \d+\.\d+\.\d+\S*\n", res.stdout)
+
+
+def test_daemon_refuses_a_missing_outputs_dir_instead_of_creating_it(tmp_path):
+    typo = tmp_path / "outptus"
+    # Before the fix the daemon created the typo and watched it forever: the timeout
+    # turns that into a failure rather than a hang.
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "daemon", "daemon", "--outputs-dir", str(typo)],
+            cwd=REPO,
+            env={k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")},
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the daemon started on a directory that did not exist")
+    assert res.returncode == 2
+    assert not typo.exists()
+    assert f"outputs_dir = '{typo}' (command line): does not exist" in res.stderr
+    assert "--create" in res.stderr
+
+
+def test_daemon_create_makes_the_outputs_dir(tmp_path):
+    root = tmp_path / "new" / "outputs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon", "daemon", "--create", "--log-format", "json",
+         "--outputs-dir", str(root)],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if "daemon_ready" in line:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert root.is_dir()
+    assert proc.returncode == 0, "".join(seen) + err
+    assert seen[0] == f"imagegen: created outputs_dir {root}\n"
+
+
+def test_run_on_a_missing_outputs_dir_is_a_usage_error(tmp_path):
+    res = imagegen("run", "--outputs-dir", str(tmp_path / "nope"), str(tmp_path / "nope/ep"))
+    assert res.returncode == 2
+    assert "does not exist" in res.stderr and "--outputs-dir" in res.stderr
+    assert res.stdout == ""
+
+
+def test_unknown_chapter_is_a_usage_error_and_runs_nothing(outputs):
+    good = write_episode(outputs, "ep-a")
+    other = write_episode(outputs, "ep-b")
+    res = imagegen(
+        "run", "--outputs-dir", str(outputs), "--chapter", "ch99", "--chapter", "ch01",
+        str(good), str(other),
+    )  # fmt: skip
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "--chapter ch99: no such chapter_id in" in res.stderr
+    assert "(it has ch01, ch02, ch03, ch04, ch05)" in res.stderr
+    assert not (good / "images").exists() and not (other / "images").exists()
+
+
+def test_a_run_waiting_for_the_lock_says_who_holds_it_after_a_second(outputs):
+    ep = write_episode(outputs, "ep-locked")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(4)\n",
+            str(ep),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
+        env["IMAGEGEN_CONFIG"] = str(REPO / "config/imagegen.default.toml")
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "-v", "--log-format", "json",
+             "--outputs-dir", str(outputs), str(ep)],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        told_at = None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("imagegen: ep-locked: waiting for the lock held by"):
+                told_at = time.monotonic() - started
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert told_at is not None, "".join(lines)
+    # Python start-up (~1 s here) plus the one second of quiet waiting.
+    assert told_at < 3.5, told_at
+    said = lines[-1]
+    assert f"held by pid {holder.pid} (python" in said and "--no-wait" in said
+    events = [json.loads(x) for x in "".join(lines[:-1]).splitlines() + err.splitlines() if x]
+    logged = [e for e in events if e.get("event") == "waiting_for_lock"]
+    assert logged and logged[0]["holder"].startswith(f"pid {holder.pid}")
+    assert proc.returncode == 0 and out.startswith("[OK] ep-locked")

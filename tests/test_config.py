@@ -114,7 +114,49 @@ def test_valid_model_options(tmp_path):
     toml = write_toml(
         tmp_path,
         '[image]\nmodel = "dall-e-3"\nquality = "hd"\nsize = "1792x1024"\nstyle = "natural"\n'
-        '[[image.fallback]]\nmodel = "gpt-image-2"\nsize = "1920x1088"\nquality = "high"\n',
+        '[[image.fallback]]\nmodel = "gpt-image-2"\nsize = "1920x1088"\nquality = "high"\n'
+        '[prices]\n"image:gpt-image-2:high:1920x1088" = 0.2\n',
     )
     s = load_settings(toml)
     assert s.image.style == "natural" and s.image.fallback[0].size == "1920x1088"
+
+
+# -- model names are checked against the price table (issue 18, item 9) ------------------
+
+
+def test_unknown_image_model_from_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("IMAGEGEN_IMAGE__MODEL", "foo")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    text = str(err.value)
+    assert "image.model = 'foo' (environment IMAGEGEN_IMAGE__MODEL)" in text
+    assert "priced models: dall-e-3, gpt-image-1, gpt-image-1-mini, gpt-image-1.5" in text
+    assert '[prices]: "image:foo:medium:1536x1024" = <USD>' in text
+
+
+def test_unknown_model_runs_once_its_price_is_set(tmp_path):
+    toml = write_toml(
+        tmp_path,
+        '[image]\nmodel = "house-model"\n[prices]\n"image:house-model:medium:1536x1024" = 0.07\n',
+    )
+    assert load_settings(toml).image.model == "house-model"
+
+
+def test_unpriced_fallback_and_prompt_model_name_their_keys(tmp_path):
+    toml = write_toml(
+        tmp_path,
+        '[[image.fallback]]\nmodel = "gpt-image-2"\nsize = "1920x1088"\n'
+        '[prompt]\nwriter = "anthropic"\nmodel = "claude-sonet-4"\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(toml)
+    text = str(err.value)
+    assert f"image.fallback.0.model = 'gpt-image-2' (config file {toml})" in text
+    assert '"image:gpt-image-2:medium:1920x1088" = <USD>' in text
+    assert f"prompt.model = 'claude-sonet-4' (config file {toml})" in text
+    assert '"text:claude-sonet-4:input_per_mtok" = <USD>' in text
+
+
+def test_offline_provider_needs_no_price():
+    settings = load_settings(overrides={"image": {"provider": "offline", "model": "anything"}})
+    assert settings.image.model == "anything"

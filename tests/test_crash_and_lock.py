@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from handlers.errors import LockBusy
 from handlers.files.lock import episode_lock
+from handlers.files.lock_holder import holder_pid
 from handlers.imagegen import RunRequest, run
 from tests.conftest import REPO
 from tests.support.episodes import episode_doc, write_doc
@@ -139,6 +142,55 @@ def test_lock_is_exclusive_between_processes(episode, settings):
             pass
     finally:
         proc.kill()
+
+
+def test_waiting_is_told_after_a_second_with_the_holder(episode, settings):
+    code = (
+        "import sys,time; from pathlib import Path; from handlers.files.lock import episode_lock\n"
+        "with episode_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(2)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(episode)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    told: list[tuple[float, str]] = []
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with episode_lock(episode, on_wait=lambda h: told.append((time.monotonic() - started, h))):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(told) == 1
+    after, holder = told[0]
+    assert 0.9 <= after <= 1.5, after
+    assert holder.startswith(f"pid {proc.pid} (python")
+
+
+def test_busy_message_names_the_holder_in_this_process(episode):
+    with (
+        episode_lock(episode),
+        pytest.raises(LockBusy) as err,
+        episode_lock(episode, wait=False),
+    ):
+        pass
+    assert f"held by pid {os.getpid()} (another job of this process)" in str(err.value)
+
+
+def test_lock_holder_from_proc_locks_lines(tmp_path):
+    directory = tmp_path / "ep"
+    directory.mkdir()
+    st = os.stat(directory)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    locks = tmp_path / "locks"
+    locks.write_text(
+        f"1: FLOCK  ADVISORY  WRITE 77 {inode}1 0 EOF\n"  # another inode
+        f"2: -> FLOCK  ADVISORY  WRITE 88 {inode} 0 EOF\n"  # a waiter, not the holder
+        f"2: FLOCK  ADVISORY  WRITE 99 {inode} 0 EOF\n"
+    )
+    assert holder_pid(directory, locks) == 99
+    locks.write_text(f"1: FLOCK  ADVISORY  WRITE 0 {inode} 0 EOF\n")  # another PID namespace
+    assert holder_pid(directory, locks) is None
 
 
 def test_temp_files_left_by_a_killed_writer_are_removed(episode, settings, counting):

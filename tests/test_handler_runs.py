@@ -246,6 +246,20 @@ def test_dry_run_writes_only_the_request_file(episode, settings, counting):
     assert req["estimated_cost_usd"] == 0.0
 
 
+def test_a_real_run_removes_the_request_file_of_an_earlier_dry_run(episode, settings, counting):
+    _, services = counting
+    request_file = episode / "images/imagegen_request.json"
+    run(episode, RunRequest(dry_run=True), settings, services=services)
+    assert request_file.is_file()
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+    assert not request_file.exists()
+    # Also when the real run finds nothing to do: the plan it described is not followed.
+    run(episode, RunRequest(dry_run=True), settings, services=services)
+    assert run(episode, RunRequest(), settings, services=services).outcome == "up_to_date"
+    assert not request_file.exists()
+
+
 def test_lost_manifest_is_rebuilt_from_png_metadata_without_paying(episode, settings, counting):
     provider, services = counting
     run(episode, RunRequest(), settings, services=services)

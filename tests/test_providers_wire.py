@@ -38,10 +38,13 @@ def _fresh_key_cache() -> None:
     forget_verified_keys()
 
 
-def wire_settings(outputs: Path, fake: FakeAPI, **image: Any) -> Settings:
+def wire_settings(
+    outputs: Path, fake: FakeAPI, *, prices: dict[str, float] | None = None, **image: Any
+) -> Settings:
     settings = load_settings(
         overrides={
             "outputs_dir": outputs,
+            "prices": prices or {},
             "image": {"provider": "openai", **image},
             "prompt": {"writer": "template"},
             "openai": {"api_key": KEY, "base_url": fake.openai_base_url, "timeout_seconds": 5},
@@ -127,7 +130,10 @@ def test_dall_e_3_on_a_compatible_server(outputs, fake_api):
 )
 def test_other_gpt_image_models(outputs, fake_api, model, size, native):
     episode = write_episode(outputs)
-    result = run(episode, RunRequest(), wire_settings(outputs, fake_api, model=model, size=size))
+    # gpt-image-2 is not in the price table: it runs only with its price set.
+    prices = {f"image:{model}:medium:{size}": 0.08}
+    settings = wire_settings(outputs, fake_api, prices=prices, model=model, size=size)
+    result = run(episode, RunRequest(), settings)
     assert result.outcome == "ok", result.message
     e = entries(episode)["ch04"]
     assert e["model"] == model and (e["native_width"], e["native_height"]) == native

@@ -3,6 +3,7 @@
 The lock is flock(2) on the episode directory itself: nothing is written to take it,
 it works between threads of one process (each holder opens its own descriptor) and
 between processes, and the kernel drops it when a holder dies, even by SIGKILL.
+Who holds it is read from the kernel too (lock_holder.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from handlers.errors import LockBusy
+from handlers.files.lock_holder import lock_holder
+
+# A run that waits longer than this says so (and who it waits for); shorter waits,
+# the everyday brush with the daemon finishing a job, stay quiet.
+WAIT_NOTICE_SECONDS = 1.0
 
 
 @contextmanager
@@ -23,8 +29,10 @@ def episode_lock(
     *,
     wait: bool = True,
     timeout: float | None = None,
-    on_wait: Callable[[], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
+    """Hold the episode's lock. `on_wait(holder)` is called once after
+    WAIT_NOTICE_SECONDS of waiting, with who holds it ('pid 4242 (imagegen daemon)')."""
     fd = os.open(episode_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _acquire(fd, episode_dir, wait=wait, timeout=timeout, on_wait=on_wait)
@@ -42,9 +50,10 @@ def _acquire(
     *,
     wait: bool,
     timeout: float | None,
-    on_wait: Callable[[], None] | None,
+    on_wait: Callable[[str], None] | None,
 ) -> None:
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     told = False
     while True:
         try:
@@ -54,15 +63,15 @@ def _acquire(
             pass
         if not wait:
             raise LockBusy(
-                f"{episode_dir}: another imagegen run is working on this episode "
-                "(the daemon or another `imagegen run`); try again later or drop --no-wait"
+                f"{episode_dir}: another imagegen run is working on this episode; the lock "
+                f"is held by {lock_holder(episode_dir)}; try again later or drop --no-wait"
             )
         if deadline is not None and time.monotonic() >= deadline:
             raise LockBusy(
-                f"{episode_dir}: still locked by another imagegen run after {timeout:g} s "
-                "(setting lock_timeout_seconds)"
+                f"{episode_dir}: still locked after {timeout:g} s by "
+                f"{lock_holder(episode_dir)} (setting lock_timeout_seconds)"
             )
-        if not told and on_wait is not None:
-            on_wait()
+        if not told and on_wait is not None and time.monotonic() - started >= WAIT_NOTICE_SECONDS:
+            on_wait(lock_holder(episode_dir))
             told = True
         time.sleep(0.05)

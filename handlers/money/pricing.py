@@ -1,10 +1,7 @@
-"""The one price table (USD), overridable by the `prices` setting.
+"""What is done with prices: per-image and per-token lookups, reservations, costs.
 
-Taken 2025-11 to 2026-05 from published and third-party copies of OpenAI's and
-Anthropic's price lists (see shared/reference/api-wire-facts.md). Keys:
-  image:<model>:<quality>:<size>        per image
-  tokens:<model>:<kind>_per_mtok        image-model token billing (text_in, image_out)
-  text:<model>:<input|output>_per_mtok  LLM prompt writers
+The built-in table itself is config/prices.py (the default of the `prices` setting,
+so that configuration can refuse a model nobody priced); `[prices]` overrides it.
 """
 
 from __future__ import annotations
@@ -12,55 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from config.prices import DEFAULT_PRICES, PRICES_DATE, image_price_keys
 from config.settings import ImageModel
 
-PRICES_DATE = "2026-05"
+__all__ = ["DEFAULT_PRICES", "PRICES_DATE", "PriceTable"]
 
-_GPT_IMAGE = {
-    # model: {quality: (1024x1024, 1536x1024 or 1024x1536)}
-    "gpt-image-1": {"low": (0.011, 0.016), "medium": (0.042, 0.063), "high": (0.167, 0.25)},
-    "gpt-image-1.5": {"low": (0.009, 0.013), "medium": (0.034, 0.05), "high": (0.133, 0.20)},
-    "gpt-image-1-mini": {"low": (0.005, 0.006), "medium": (0.011, 0.015), "high": (0.036, 0.052)},
-}
-
-
-def _default_table() -> dict[str, float]:
-    table: dict[str, float] = {}
-    for model, by_quality in _GPT_IMAGE.items():
-        for quality, (square, wide) in by_quality.items():
-            table[f"image:{model}:{quality}:1024x1024"] = square
-            table[f"image:{model}:{quality}:1536x1024"] = wide
-            table[f"image:{model}:{quality}:1024x1536"] = wide
-    for quality, square, wide in (("standard", 0.04, 0.08), ("hd", 0.08, 0.12)):
-        table[f"image:dall-e-3:{quality}:1024x1024"] = square
-        table[f"image:dall-e-3:{quality}:1792x1024"] = wide
-        table[f"image:dall-e-3:{quality}:1024x1792"] = wide
-    table.update(
-        {
-            "tokens:gpt-image-1:text_in_per_mtok": 5.0,
-            "tokens:gpt-image-1:image_out_per_mtok": 40.0,
-            "tokens:gpt-image-1.5:text_in_per_mtok": 5.0,
-            "tokens:gpt-image-1.5:image_out_per_mtok": 32.0,
-            "text:claude-sonnet-4:input_per_mtok": 3.0,
-            "text:claude-sonnet-4:output_per_mtok": 15.0,
-            "text:claude-sonnet-4-5:input_per_mtok": 3.0,
-            "text:claude-sonnet-4-5:output_per_mtok": 15.0,
-            "text:claude-sonnet-4-6:input_per_mtok": 3.0,
-            "text:claude-sonnet-4-6:output_per_mtok": 15.0,
-            "text:claude-haiku-4-5:input_per_mtok": 1.0,
-            "text:claude-haiku-4-5:output_per_mtok": 5.0,
-            "text:gpt-4.1-mini:input_per_mtok": 0.4,
-            "text:gpt-4.1-mini:output_per_mtok": 1.6,
-            "text:gpt-4o-mini:input_per_mtok": 0.15,
-            "text:gpt-4o-mini:output_per_mtok": 0.6,
-        }
-    )
-    return table
-
-
-DEFAULT_PRICES: Mapping[str, float] = _default_table()
-# When a model is not in the table we reserve generously rather than guess low:
-# the cap must hold even for a model nobody priced.
+# When a model is not in the table we reserve generously rather than guess low: the
+# loader refuses unpriced image models and prompt.model, but a prompt template's own
+# model (its front matter) is not configuration, and the cap must hold for it too.
 UNKNOWN_IMAGE_PRICE = 0.25
 UNKNOWN_TEXT_PRICE = (15.0, 75.0)
 
@@ -75,13 +31,9 @@ class PriceTable:
 
     def image(self, model: str, quality: str, size: str) -> tuple[float, bool]:
         """(price per image, known?). `auto` sizes are priced as the widest size."""
-        sizes = [size] if size != "auto" else ["1536x1024", "1792x1024", "1024x1024"]
-        qualities = [quality] if quality != "auto" else ["high", "hd"]
-        for s in sizes:
-            for q in qualities:
-                key = f"image:{model}:{q}:{s}"
-                if key in self.prices:
-                    return self.prices[key], True
+        for key in image_price_keys(model, quality, size):
+            if key in self.prices:
+                return self.prices[key], True
         return UNKNOWN_IMAGE_PRICE, False
 
     def image_spec(self, spec: ImageModel) -> tuple[float, bool]:

@@ -10,7 +10,7 @@ import structlog
 
 from config.settings import Settings
 from handlers.episode.chapters import Episode, load_chapters
-from handlers.episode.paths import EpisodePaths
+from handlers.episode.paths import EpisodePaths, ensure_inside
 from handlers.errors import InputError
 from handlers.files import atomic
 from handlers.money.ledger import Ledger, upstream_spend
@@ -94,6 +94,7 @@ class EpisodeRun:
             self.log.warning("input_warning", message=w)
         if self.request.dry_run:
             return self._dry_run(episode, plans, services)
+        self._drop_dry_run_request()
         return self._execute(episode, manifest, plans, services, all_marker)
 
     # -- the steps ----------------------------------------------------------------------
@@ -104,6 +105,14 @@ class EpisodeRun:
             if directory.is_dir() and not directory.is_symlink():
                 for name in atomic.sweep_temp_files(directory):
                     self.log.info("removed_stale_temp_file", file=f"{directory.name}/{name}")
+
+    def _drop_dry_run_request(self) -> None:
+        # A real run supersedes what an earlier dry run said it would do; left behind,
+        # images/imagegen_request.json would describe a plan nobody follows any more.
+        request = self.paths.request
+        if request.exists() or request.is_symlink():
+            ensure_inside(self.paths, request).unlink(missing_ok=True)
+            self.log.info("removed_dry_run_request", file=f"{request.parent.name}/{request.name}")
 
     def _execute(
         self,

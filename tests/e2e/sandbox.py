@@ -9,7 +9,7 @@ Everything lives in one fresh directory /var/lib/imagegen-e2e-<random>/ (never /
 /run or /var/tmp: the sandbox mounts private tmpfs over them), laid out like
 `make install` with PREFIX=<root>/opt CONFDIR=<root>/etc STATEDIR=<root>/state:
 
-    opt/venv -> /var/lib/imagegen-e2e-cache/venv   built from /usr/bin/python3
+    opt/venv -> <repo>/.cache/e2e/venv            built from /usr/bin/python3 (see prepare_venv)
     etc/imagegen.toml, etc/credentials/{openai,anthropic}_api_key
     state/outputs/                                 the outputs tree (imagegen:imagegen)
     box/units/, box/passwd, box/group, box/boot.log   what boot.sh needs
@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -42,7 +43,17 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 LIB_UNITS = Path("/lib/systemd/system")
 VAR_LIB = Path("/var/lib")
 PREFIX = "imagegen-e2e-"
-CACHE = VAR_LIB / "imagegen-e2e-cache"
+# The service's venv is cached in the project's own ignored folder (`make clean`
+# removes it), never elsewhere on the host.
+CACHE = REPO / ".cache" / "e2e"
+# Where earlier versions cached the venv (135 MB). Its lock file stays the lock of
+# every e2e session on this host, so that sessions of older checkouts, which still use
+# it, and of this one never overlap; the old venv is removed under that lock.
+LEGACY_CACHE = VAR_LIB / "imagegen-e2e-cache"
+LOCK = LEGACY_CACHE / "lock"
+# What the shipped unit hides from the service (ProtectHome=, PrivateTmp=) or the
+# sandbox mounts over (boot.sh): a venv there would not be found by the service.
+HIDDEN_FROM_SERVICE = tuple(Path(p) for p in ("/home", "/root", "/run", "/tmp", "/var/tmp"))
 UNIT = "imagegen.service"
 # The service's user and group: they exist only inside the sandbox (bind-mounted
 # copies of /etc/passwd and /etc/group); the host's user database is never touched.
@@ -123,9 +134,10 @@ def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
 
 
 def _project_packages() -> list[str]:
+    """The top-level packages pyproject.toml installs (packages.find include patterns)."""
     data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    packages: list[str] = data["tool"]["setuptools"]["packages"]
-    return packages
+    patterns: list[str] = data["tool"]["setuptools"]["packages"]["find"]["include"]
+    return sorted({p.rstrip("*").split(".")[0] for p in patterns})
 
 
 def _copy_source(dest: Path) -> Path:
@@ -135,7 +147,15 @@ def _copy_source(dest: Path) -> Path:
         REPO,
         dest,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", "data", "tests", "build", "*.egg-info", "__pycache__", ".*_cache"
+            ".git",
+            ".venv",
+            ".cache",
+            "data",
+            "tests",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".*_cache",
         ),
     )
     return dest
@@ -158,17 +178,38 @@ def _check_installed_code(venv: Path) -> None:
         raise RuntimeError(f"the service venv does not hold the repository's code: {stale}")
 
 
+def visible_to_service(path: Path) -> bool:
+    """Whether the service's user could read `path`: not under a directory the unit
+    hides, and every directory above it open to others (the service is another uid)."""
+    real = Path(os.path.realpath(path))
+    if any(real == hidden or real.is_relative_to(hidden) for hidden in HIDDEN_FROM_SERVICE):
+        return False
+    for directory in [real, *real.parents]:
+        if directory.exists() and not os.stat(directory).st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
 def prepare_venv(work: Path) -> Path:
     """The service's venv, built from the SYSTEM Python (a Python under /root would be
-    hidden from the service by ProtectHome=), cached in CACHE/venv.
+    hidden from the service by ProtectHome=).
 
+    Cached in CACHE/venv (<repo>/.cache/e2e, git-ignored) when the service can read the
+    repository; otherwise built in `work`, which the caller removes after the session.
     The cache is keyed by pyproject.toml (the dependencies) and the system Python's
     version; our own package is reinstalled from a fresh copy of the repository every
     session and then compared file by file with the repository. Call with the lock held.
     """
     version = _run([str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version)"], 30).stdout
     key = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + version.encode()).hexdigest()
-    venv = CACHE / "venv"
+    if visible_to_service(REPO):
+        CACHE.mkdir(mode=0o755, parents=True, exist_ok=True)
+        for directory in (CACHE.parent, CACHE):
+            os.chmod(directory, 0o755)  # the service (another uid) reads the venv
+        venv = CACHE / "venv"
+    else:
+        os.chmod(work, 0o755)  # mkdtemp made it 0700: the service must traverse it
+        venv = work / "venv"
     stamp = venv / ".e2e-cache-key"
     pip = str(venv / "bin" / "pip")
     source = _copy_source(work / "src")
@@ -226,14 +267,20 @@ def remove_cgroups(name: str, timeout: float = 10.0) -> list[Path]:
 
 def sweep_stale() -> None:
     """Remove what a killed earlier session left behind: its empty cgroups, its
-    directory (unless its cgroups still hold processes) and its build directory.
+    directory (unless its cgroups still hold processes) and its build directory; and
+    the venv older versions cached outside the project (LEGACY_CACHE).
     Call with the lock held: no other session's sandbox runs then."""
+    shutil.rmtree(LEGACY_CACHE / "venv", ignore_errors=True)
     mounts = _cgroup_mounts()
     for mount in mounts:
         for top in mount.glob(PREFIX + "*"):
             remove_cgroups(top.name, timeout=0)
     for root in VAR_LIB.glob(PREFIX + "*"):
-        if root == CACHE or not root.is_dir() or any((m / root.name).exists() for m in mounts):
+        if (
+            root == LEGACY_CACHE
+            or not root.is_dir()
+            or any((m / root.name).exists() for m in mounts)
+        ):
             continue
         if (root / "box").is_dir() or root.name.startswith(PREFIX + "build-"):
             shutil.rmtree(root, ignore_errors=True)

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.sandbox import (
-    CACHE,
+    LOCK,
     PREFIX,
     REPO,
     SERVICE_ID,
@@ -58,16 +58,17 @@ SANDBOX_UNITS = "/run/systemd/system/"
 
 @pytest.fixture(scope="session")
 def service_venv() -> Iterator[Path]:
-    """The service's venv (built once; cached across sessions). The lock is held for
-    the whole session: one e2e sandbox per host at a time."""
-    with exclusive_lock(CACHE / "lock", timeout=900):
+    """The service's venv (built once; cached in the project's .cache/ across sessions
+    when the service can read it there). The lock is held for the whole session: one
+    e2e sandbox per host at a time. `work` lives as long as the session: it holds the
+    venv when it cannot be cached."""
+    with exclusive_lock(LOCK, timeout=900):
         sweep_stale()
         work = Path(tempfile.mkdtemp(prefix=PREFIX + "build-", dir=VAR_LIB))
         try:
-            venv = prepare_venv(work)
+            yield prepare_venv(work)
         finally:
             shutil.rmtree(work)
-        yield venv
 
 
 @pytest.fixture(scope="module")
