@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
