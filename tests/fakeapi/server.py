@@ -214,7 +214,11 @@ class FakeAPI:
         return self.base_url
 
     def gemini_client(self, api_version: str | None = "v1beta", **kwargs: Any) -> Any:
-        """A ``google.genai.Client`` pointed here (the SDK does not retry by default)."""
+        """A ``google.genai.Client`` pointed here (the SDK does not retry by default).
+
+        Keep a reference while using it: a garbage-collected Client closes its HTTP client,
+        so ``fake.gemini_client().models.generate_content(...)`` in one expression fails.
+        """
         from google import genai
         from google.genai import types
 
