@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from tests.fakeapi import faces, gemini_face, replicate_face, wire
+from tests.fakeapi import control, faces, gemini_face, replicate_face, wire
 from tests.fakeapi.handler import Handler, Request, Server
 from tests.fakeapi.registry import GeneratedRecord, Registry
 from tests.fakeapi.replicate_face import Predictions, Upload
@@ -30,9 +30,8 @@ from tests.fakeapi.rules import Matcher, Rule, RuleBook, rule_args_from_json
 from tests.fakeapi.vision import InputError, InputImage, Inputs
 from tests.fakeapi.wire import Reply, ReplyText, RequestContext, VisionReply, json_reply
 
-_FILE_RE = re.compile(r"^/_fake/files/(\d+)\.(png|jpeg|webp)$")
+_FILE_RE = control.FILE_RE
 _UPLOAD_RE = re.compile(r"^/v1/files/([\w-]+)(/download)?$")
-_CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 @dataclass
@@ -599,42 +598,7 @@ class FakeAPI:
 
     def _control(self, method: str, path: str, raw: bytes) -> Reply:
         """The ``/_fake/...`` endpoints used by other processes (no auth, not recorded)."""
-        if method == "GET" and path == "/_fake/state":
-            return json_reply(200, self.state())
-        if method == "POST" and path == "/_fake/reset":
-            self.reset()
-            return json_reply(200, {"ok": True})
-        if method == "POST" and path == "/_fake/rules":
-            try:
-                data = json.loads(raw)
-                items = data if isinstance(data, list) else [data]
-                for item in items:
-                    self.add_rule_json(item)
-            except (ValueError, TypeError) as error:
-                return json_reply(400, {"error": str(error)})
-            return json_reply(200, {"added": len(items)})
-        if method == "GET" and path == "/_fake/generated":
-            return json_reply(200, [record.summary() for record in self.registry.records])
-        if method == "POST" and path == "/_fake/identify":
-            # Body: image bytes. Answer: the generated image they came from, or null.
-            try:
-                match = self.registry.nearest(raw)
-            except Exception as error:
-                return json_reply(400, {"error": f"not an image: {type(error).__name__}"})
-            record = self.registry.identify(raw)
-            return json_reply(
-                200,
-                {
-                    "record": None if record is None else record.summary(),
-                    "distance": None if match is None else round(match[1], 3),
-                },
-            )
-        found = _FILE_RE.match(path) if method == "GET" else None
-        if found is not None:
-            served = self.registry.file(int(found.group(1)))
-            if served is not None and served[0].format == found.group(2):
-                return Reply(200, served[1], {"content-type": _CONTENT_TYPES[found.group(2)]})
-        return json_reply(404, {"error": f"no control endpoint {method} {path}"})
+        return control.answer(self, method, path, raw)
 
 
 def _model_name(request: Request) -> str | None:
