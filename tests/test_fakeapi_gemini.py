@@ -264,3 +264,19 @@ def test_retired_models_answer_not_found(fake: FakeAPI) -> None:
     with pytest.raises(errors.ClientError) as caught:
         client.models.generate_content(model="gemini-2.0-flash-exp-image-generation", contents="x")
     assert caught.value.code == 404 and caught.value.status == "NOT_FOUND"
+
+
+def test_concurrent_gemini_calls_are_counted(fake: FakeAPI) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake.latency["gemini"] = 0.3
+    client = fake.gemini_client()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(
+            pool.map(
+                lambda i: client.models.generate_content(model=MODEL, contents=f"p{i}"), range(3)
+            )
+        )
+    assert all(image_of(answer) for answer in answers)
+    assert fake.max_in_flight["gemini"] == 3 and fake.in_flight["gemini"] == 0
+    assert fake.images_paid == 3 and len(fake.generated) == 3

@@ -1,26 +1,47 @@
 """A loopback fake of the OpenAI (images, edits, chat), Anthropic (messages), Gemini
 (generateContent) and Replicate (predictions) HTTP APIs, for the real SDKs.
 
-Point the SDKs at it (``fake.openai_client()``, ``fake.anthropic_client()``,
-``fake.gemini_client()``, ``fake.replicate_client()``, or the ``*_base_url`` properties)
-and script answers with ``fake.add_rule(endpoint, [spec, ...], match=...)``. Endpoints:
-"images", "edits", "chat", "messages", "gemini", "replicate" (prediction creation),
-"replicate_poll" (GET of a prediction). ``match`` is a substring of the prompt / message
-text, or fn(json_body) -> bool.
+Clients: ``fake.openai_client()``, ``fake.anthropic_client()``, ``fake.gemini_client()``
+(keep a reference to it), ``fake.replicate_client()``, or the ``*_base_url`` properties
+with ``fake.api_key`` / ``fake.gemini_api_key`` / ``fake.replicate_api_token``.
 
-Images are textured and different per request (``render.py``); a rule can draw a defect
-into them: ``Ok(defect="blank")`` (also "cropped", "garbled_text", "dark", "blurry").
-Every image lands in ``fake.registry`` (``fake.generated``); ``fake.identify(bytes)``
-finds which one a client's (resized, re-encoded, cropped) copy came from, and requests
-that show images record them (``record.input_images``, ``record.shown``).
+Rules: ``fake.add_rule(endpoint, [spec, ...], match=..., repeat=False)``. Endpoints:
+"images", "edits", "chat", "messages", "gemini", "replicate" (creating a prediction),
+"replicate_poll" (GET of one, matched against its creation body). ``match``: a substring
+of the prompt / message text, or fn(json_body) -> bool. JSON form (``--script``,
+``POST /_fake/rules``): ``{"endpoint", "match", "repeat", "responses": [{"kind": ...}]}``.
 
-Scripted LLM answers that see the images: ``fake.vision_reply = fn(body, images)`` or
-``Ok(reply=fn)``; ``JudgeScript`` and ``CriticScript`` implement imagegen's judge and
-critic contracts, ``malformed(kind)`` their broken answers.
+Images (``render.py``) are textured and differ per request, reproducibly; defects::
 
-Replicate: ``prediction(status=..., polls=..., error=...)``; Gemini: ``prompt_blocked()``,
+    fake.add_rule("images", [Ok(defect="blank")], match="chapter 3")
+    fake.add_rule("images", [Ok(defect=["blank", None, "dark"])])      # per image of n=3
+    {"endpoint": "gemini", "responses": [{"kind": "ok", "defect": "garbled_text"}]}
+
+Registry: ``fake.generated`` (``GeneratedRecord``: id, prompt, model, defect, size, ahash,
+text, file_path) and ``fake.identify(bytes) -> GeneratedRecord | None`` (survives resize,
+16:9 centre crop, JPEG). Requests that send images record them::
+
+    record = fake.requests[-1]
+    record.input_images[0].record    # or None; also .size, .media_type, .where
+    record.shown                     # [GeneratedRecord | None, ...]
+    record.text_parts
+
+Answers that see the images (chat, messages, Gemini text models)::
+
+    fake.vision_reply = JudgeScript({"blank": 10}, default=3)           # fn(body, images)
+    judge.then({"clarity": 2}, malformed("fenced")).for_image(record, 9)
+    fake.add_rule("messages", [Ok(reply=CriticScript({"The harbour": [60, 75, 90]}))],
+                  match="Critique", repeat=True)
+    fake.add_rule("chat", [Ok(text=malformed("not_json"))])
+
+DALL-E answers URLs unless ``response_format="b64_json"``; files are served at
+``/_fake/files/{id}.{fmt}``. Replicate: ``prediction("failed", error=..., polls=3,
+output="list", defect=..., wait_expires=True)``, ``fake.replicate_polls``,
+``fake.replicate_data_urls``. Gemini: ``prompt_blocked("PROHIBITED_CONTENT")``,
 ``no_image("IMAGE_SAFETY")``. Generic faults (``rate_limited``, ``server_error``,
-``bad_auth``, ...) answer in the shape of the endpoint's API.
+``bad_auth``, ``content_policy``, ``malformed_body``, ...) answer in the shape of the
+endpoint's API. Counters (``images_paid``, ``paid_by_model``, ``count(endpoint=...)``,
+``max_in_flight``, ``state()``) cover every endpoint.
 """
 
 from tests.fakeapi.images import prompt_colour
