@@ -11,12 +11,12 @@ Speed: the picture is an 8-bit palette image. A shape layer holds a ramp number 
 noise field cached per size) holds 0-31, and their sum indexes a palette of 7 shaded colour
 ramps plus a few fixed colours. Palette PNGs are a third of the bytes of RGB ones, which is
 what makes encoding cheap. Measured on the 2-core development machine (Pillow 13, one
-thread, other jobs running): a 1536x1024 image renders in ~8 ms and encodes (PNG,
-compress_level 1) in ~9 ms, ~17 ms in all (median of 12; the first call of a size adds
-~40 ms to make its grain), about 0.2 MB; the registry's fingerprints add ~3 ms. Defects:
-blank ~7 ms, cropped ~13, garbled_text ~14, dark ~20, blurry ~50 (blurred in RGB and
-quantized back to a palette). JPEG and WebP outputs convert to RGB first (+5 / +30 ms).
-For comparison, a solid colour fill took ~13 ms to encode at compress_level 1.
+thread, load average ~4 from other jobs, medians of 20, CPU time): a 1536x1024 image
+renders in ~8.5 ms and encodes (PNG, compress_level 1) in ~5.5 ms: ~15 ms in all (wall
+~15 ms), ~0.12 MB. The first image of a size adds ~15 ms (its grain field); the registry's
+fingerprints add ~5 ms. Defects: blank ~8 ms, cropped ~14, dark ~14, garbled_text ~17,
+blurry ~52 (blurred in RGB, quantized back to a palette). JPEG output +6 ms, WebP +35.
+For comparison, a solid colour fill of that size took ~13 ms to encode at level 1.
 
 Swatch: the top-left 16x16 pixels of a non-defective image are exactly
 ``prompt_colour(prompt, index)``, so a test can still tell prompts apart by one pixel.
@@ -49,10 +49,11 @@ BAND = 227
 SWATCH_SIZE = 16
 # How much of the 0-31 shade range lighting may use; grain adds up to GRAIN_MAX on top.
 LIGHT_MAX = 23
-# Grain: 3 shade steps (~6% brightness) in 4x4 blocks, like paper or canvas. Finer, stronger
-# grain makes PNGs that cost imagegen twice as long to re-encode as a photo does.
+# Grain: 3 shade steps (~6% brightness) in 8x8 blocks, a mottle like canvas. Finer grain
+# makes imagegen's own re-encode of every image much slower (per-pixel grain: about 3x,
+# 4x4 blocks +57%, 8x8 blocks +18% against a flat fill), which upsets its timing tests.
 GRAIN_MAX = 3
-GRAIN_BLOCK = 4
+GRAIN_BLOCK = 8
 
 _FONT_DIRS = (
     "/usr/share/fonts/truetype/dejavu",
