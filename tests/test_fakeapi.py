@@ -108,7 +108,10 @@ def test_gpt_image_success_is_a_real_png_of_the_requested_size(fake: FakeAPI) ->
 
 def test_dalle3_success_has_revised_prompt_and_no_usage(fake: FakeAPI) -> None:
     client = openai_client(fake)
-    result = client.images.generate(model="dall-e-3", prompt="a red fox", size="1792x1024")
+    # Without response_format DALL-E answers a URL, like the real API.
+    result = client.images.generate(
+        model="dall-e-3", prompt="a red fox", size="1792x1024", response_format="b64_json"
+    )
 
     assert result.data is not None
     assert result.data[0].revised_prompt

@@ -129,8 +129,10 @@ def call_with_retries(
         if pause(seconds, stopped):
             raise Stopped(f"{what}: not retried, imagegen is stopping")
 
+    # "initial" is tenacity 9.1's name (9.2 renamed it "multiplier"); google-genai caps
+    # tenacity below 9.2.
     backoff = wait_exponential_jitter(
-        multiplier=policy.initial_backoff_seconds,
+        initial=policy.initial_backoff_seconds,
         max=policy.max_backoff_seconds,
         jitter=policy.initial_backoff_seconds * 0.25,
     )

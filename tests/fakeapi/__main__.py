@@ -1,7 +1,11 @@
 """Standalone fake for other processes: ``python -m tests.fakeapi --port 0 ...``.
 
 Prints ``READY http://127.0.0.1:PORT`` once listening, serves until SIGTERM/SIGINT, and
-(with ``--state-file``) rewrites its counters atomically after every request.
+(with ``--state-file``) rewrites its counters atomically after every request. Serves the
+OpenAI (``/v1``), Anthropic, Gemini (``/v1beta``) and Replicate faces on the same port;
+``--script`` rules may use every endpoint and response kind, judge and critic included.
+Other processes can ask ``GET /_fake/generated`` and ``POST /_fake/identify`` (image
+bytes) which generated image a file is.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fakeapi", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--api-key", default="sk-test-fake-key")
+    parser.add_argument("--api-key", default="sk-test-fake-key", help="OpenAI and Anthropic")
+    parser.add_argument("--gemini-api-key", default="AIzaSy-fake-gemini-key")
+    parser.add_argument("--replicate-api-token", default="r8_fake_replicate_token")
+    parser.add_argument(
+        "--replicate-polls", type=int, default=None, help="polls before a prediction ends"
+    )
+    parser.add_argument(
+        "--replicate-data-urls", action="store_true", help="Replicate outputs as data: URLs"
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds, successful answers")
     for endpoint in ENDPOINTS:
         parser.add_argument(f"--latency-{endpoint}", type=float, default=None)
@@ -56,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         default_latency=args.latency,
         state_file=args.state_file,
         strict_images=not args.lenient_images,
+        gemini_api_key=args.gemini_api_key,
+        replicate_api_token=args.replicate_api_token,
     )
+    if args.replicate_polls is not None:
+        fake.replicate_polls = args.replicate_polls
+    fake.replicate_data_urls = args.replicate_data_urls
     for endpoint in ENDPOINTS:
         value = getattr(args, f"latency_{endpoint}")
         if value is not None:

@@ -1,18 +1,12 @@
-"""Image side of the fake: model families, size/quality rules, cheap real image bytes.
+"""Image side of the fake: model families, size/quality rules, token arithmetic.
 
-The images are solid colour fills: enough for a client to decode, check the size and
-tell prompts apart (the colour is a hash of the prompt), and cheap because the encoded
-bytes are cached per (size, colour, format).
+The pictures themselves are drawn by ``render.py`` and kept track of by ``registry.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-from functools import lru_cache
-
-from PIL import Image
 
 # Community-measured output tokens of GPT image models (see the wire facts file),
 # keyed by quality then size. Other sizes are scaled by area from 1024x1024.
@@ -116,16 +110,19 @@ def text_tokens(text: str) -> int:
 
 
 def prompt_colour(prompt: str, index: int = 0) -> tuple[int, int, int]:
-    """The fill colour of image ``index`` for ``prompt``: lets a test tell which prompt it was."""
+    """The top-left swatch colour of image ``index`` for ``prompt`` (see ``render.py``):
+    lets a test tell by one pixel which prompt an image was made for."""
     key = prompt if index == 0 else f"{prompt}\0{index}"
     digest = hashlib.sha256(key.encode()).digest()
     return digest[0], digest[1], digest[2]
 
 
-@lru_cache(maxsize=256)
-def encode_image(width: int, height: int, colour: tuple[int, int, int], fmt: str = "png") -> bytes:
-    """Encoded bytes of a solid ``colour`` image (cached: encoding 1536x1024 costs ~40 ms)."""
-    buffer = io.BytesIO()
-    pil_format = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
-    Image.new("RGB", (width, height), colour).save(buffer, pil_format)
-    return buffer.getvalue()
+def input_image_tokens(width: int, height: int) -> int:
+    """Tokens an input image costs, OpenAI's tile rule: 85 + 170 per 512 px tile after
+    fitting in 2048x2048 and scaling the short side to 768."""
+    scale = min(1.0, 2048 / max(width, height))
+    width, height = width * scale, height * scale
+    scale = min(1.0, 768 / min(width, height))
+    width, height = width * scale, height * scale
+    tiles = -(-int(width) // 512) * -(-int(height) // 512)
+    return 85 + 170 * tiles

@@ -1,7 +1,8 @@
 """Response specs: what the fake answers to one request that a rule matched.
 
 Specs are small frozen dataclasses built before the request exists, so each renders
-its wire shape lazily from the request (endpoint and model pick the error shape).
+its wire shape lazily from the request (endpoint and model pick the error shape; Gemini
+and Replicate endpoints answer in their own shapes through ``faces.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tests.fakeapi import images, wire
-from tests.fakeapi.wire import ENDPOINTS, Reply, RequestContext, json_reply
+from tests.fakeapi import faces, gemini_face, images, judging, render, replicate_face, wire
+from tests.fakeapi.wire import ENDPOINTS, Defects, Reply, RequestContext, VisionReply, json_reply
+
+# Endpoints whose answers are HTTP-level only (a prediction poll has no content to refuse).
+_NOT_POLL = tuple(endpoint for endpoint in ENDPOINTS if endpoint != "replicate_poll")
 
 
 class Spec:
@@ -28,8 +32,19 @@ class Spec:
 
 
 def _model(ctx: RequestContext) -> str:
-    default = wire.DEFAULT_IMAGE_MODEL if ctx.endpoint == "images" else "unknown-model"
+    if ctx.endpoint == "gemini":
+        return gemini_face.model_of(ctx)
+    if ctx.params.get("owner") and ctx.params.get("name"):
+        return f"{ctx.params['owner']}/{ctx.params['name']}"
+    default = wire.DEFAULT_IMAGE_MODEL if ctx.endpoint in ("images", "edits") else "unknown-model"
     return str(ctx.body.get("model") or default)
+
+
+def _check_defects(defects: Defects) -> None:
+    names = [defects] if isinstance(defects, str) else list(defects or [])
+    for name in names:
+        if name is not None and name not in render.DEFECTS:
+            raise ValueError(f"unknown defect {name!r}; known: {', '.join(render.DEFECTS)}")
 
 
 def _tagged(reply: Reply, kind: str, delay: float | None = None) -> Reply:
@@ -42,14 +57,26 @@ def _tagged(reply: Reply, kind: str, delay: float | None = None) -> Reply:
 @dataclass(frozen=True)
 class Ok(Spec):
     """A normal success. ``latency`` > 0 replaces the configured latency; ``text`` replaces
-    the chat/message answer (or dall-e-3's revised_prompt)."""
+    the chat/message answer (dall-e-3's revised_prompt, Gemini's text part); ``reply`` is
+    fn(body, images) -> text for chat/messages/Gemini text answers (images: the generated
+    images the request showed, None where not recognised); ``defect`` draws a defect
+    ("blank", "cropped", "garbled_text", "dark", "blurry") into the generated images, one
+    name for all or a list with one per image (None for a clean one)."""
 
     kind: ClassVar[str] = "ok"
     latency: float = 0.0
     text: str | None = None
+    defect: Defects = None
+    reply: VisionReply | None = None
+
+    def __post_init__(self) -> None:
+        _check_defects(self.defect)
+        if isinstance(self.defect, list):
+            object.__setattr__(self, "defect", tuple(self.defect))
 
     def render(self, ctx: RequestContext) -> Reply:
-        return _tagged(wire.success(ctx, self.text), self.kind, self.latency)
+        reply = faces.success(ctx, self.text, self.defect, self.reply, kind=self.kind)
+        return _tagged(reply, self.kind, self.latency)
 
 
 @dataclass(frozen=True)
@@ -66,7 +93,7 @@ class Fail(Spec):
     def render(self, ctx: RequestContext) -> Reply:
         if self.body is None:
             reply = json_reply(
-                self.status, wire.default_error_body(ctx.endpoint, self.status, ctx.request_id)
+                self.status, faces.error_body(ctx.endpoint, self.status, ctx.request_id)
             )
         elif isinstance(self.body, bytes | str):
             raw = self.body.encode() if isinstance(self.body, str) else self.body
@@ -97,6 +124,14 @@ class RateLimited(Spec):
                 headers={"content-type": "text/plain; charset=utf-8", **headers},
             )
             return _tagged(reply, self.kind)
+        if faces.family(ctx.endpoint) == "gemini":
+            reply = gemini_face.rate_limited(self.retry_after)
+            reply.headers.update(headers)
+            return _tagged(reply, self.kind)
+        if faces.family(ctx.endpoint) == "replicate":
+            reply = replicate_face.error_reply(429)
+            reply.headers.update(headers)
+            return _tagged(reply, self.kind)
         if ctx.endpoint == "messages":
             message = (
                 "This request would exceed the rate limit for your organization of 50 requests "
@@ -105,7 +140,7 @@ class RateLimited(Spec):
             )
             payload = wire.anthropic_error("rate_limit_error", message, ctx.request_id)
         else:
-            if ctx.endpoint == "images":
+            if ctx.endpoint in ("images", "edits"):
                 message = (
                     f"Rate limit exceeded for images per minute in organization org-fake. "
                     f"Limit: 5/1min. Current: 6/1min. ({_model(ctx)})"
@@ -124,6 +159,8 @@ class RateLimited(Spec):
             headers["retry-after"] = _number(self.retry_after)
         if self.retry_after_ms is not None:
             headers["retry-after-ms"] = str(self.retry_after_ms)
+        if faces.family(ctx.endpoint) in ("gemini", "replicate"):
+            return headers
         if ctx.endpoint == "messages":
             reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
             headers.update(
@@ -157,16 +194,18 @@ class ServerError(Spec):
     status: int = 500
 
     def render(self, ctx: RequestContext) -> Reply:
-        return wire.error_reply(ctx.endpoint, self.status, ctx.request_id, self.kind)
+        return faces.error_reply(ctx.endpoint, self.status, ctx.request_id, self.kind)
 
 
 @dataclass(frozen=True)
 class Overloaded(Spec):
-    """Anthropic's 529; the OpenAI endpoints answer their own overload, a 503."""
+    """Anthropic's 529; OpenAI, Gemini and Replicate answer their own overload, a 503."""
 
     kind: ClassVar[str] = "overloaded"
 
     def render(self, ctx: RequestContext) -> Reply:
+        if faces.family(ctx.endpoint) in ("gemini", "replicate"):
+            return faces.error_reply(ctx.endpoint, 503, ctx.request_id, self.kind)
         if ctx.endpoint == "messages":
             payload = wire.anthropic_error("overloaded_error", "Overloaded", ctx.request_id)
             return _tagged(json_reply(529, payload), self.kind)
@@ -182,7 +221,7 @@ class Timeout(Spec):
     seconds: float = 30.0
 
     def render(self, ctx: RequestContext) -> Reply:
-        reply = wire.success(ctx)
+        reply = faces.success(ctx)
         reply.delay = self.seconds
         reply.kind = self.kind
         return reply
@@ -200,12 +239,20 @@ class ConnectionReset(Spec):
 
 @dataclass(frozen=True)
 class ContentPolicy(Spec):
-    """The safety-system refusal: shape chosen by endpoint and, for images, by model."""
+    """The safety-system refusal: shape chosen by endpoint and, for images, by model.
+    Gemini: a candidate stopped for IMAGE_SAFETY with no image; Replicate: the prediction
+    fails with the NSFW error."""
 
     kind: ClassVar[str] = "content_policy"
+    endpoints: ClassVar[tuple[str, ...]] = _NOT_POLL
 
     def render(self, ctx: RequestContext) -> Reply:
         model = _model(ctx)
+        if ctx.endpoint == "gemini":
+            return _tagged(gemini_face.finished_without_image(ctx, "IMAGE_SAFETY"), self.kind)
+        if ctx.endpoint == "replicate":
+            outcome = replicate_face.Outcome(status="failed", error=replicate_face.NSFW_ERROR)
+            return faces.success(ctx, outcome=outcome, kind=self.kind)
         if ctx.endpoint == "messages":
             # Claude refuses with a 200 and stop_reason "refusal", not with an HTTP error.
             reply = wire.message_success(ctx, "", stop_reason="refusal")
@@ -247,7 +294,8 @@ class BadAuth(Spec):
     kind: ClassVar[str] = "bad_auth"
 
     def render(self, ctx: RequestContext) -> Reply:
-        return wire.auth_error(ctx.endpoint, "sk-revoked-key-0000", ctx.request_id)
+        revoked = "AIzaSy-revoked-key-0000" if ctx.endpoint == "gemini" else "sk-revoked-key-0000"
+        return faces.auth_error(ctx.endpoint, revoked, ctx.request_id)
 
 
 @dataclass(frozen=True)
@@ -257,6 +305,11 @@ class Forbidden(Spec):
     def render(self, ctx: RequestContext) -> Reply:
         if ctx.endpoint == "messages":
             return wire.error_reply(ctx.endpoint, 403, ctx.request_id, self.kind)
+        if ctx.endpoint == "gemini":
+            message = "Permission denied: Consumer 'api_key:fake' has been suspended."
+            return gemini_face.error_reply(403, message, self.kind)
+        if faces.family(ctx.endpoint) == "replicate":
+            return replicate_face.error_reply(403, kind=self.kind)
         message = (
             f"Your organization must be verified to use the model `{_model(ctx)}`. Please go to: "
             "https://platform.openai.com/settings/organization/general and click on Verify "
@@ -272,9 +325,14 @@ class ModelNotFound(Spec):
     """The answer for a retired or unknown model, naming the requested model."""
 
     kind: ClassVar[str] = "model_not_found"
+    endpoints: ClassVar[tuple[str, ...]] = _NOT_POLL
 
     def render(self, ctx: RequestContext) -> Reply:
         model = _model(ctx)
+        if ctx.endpoint == "gemini":
+            return gemini_face.model_not_found(model, ctx.params.get("version", "v1beta"))
+        if ctx.endpoint == "replicate":
+            return replicate_face.error_reply(404, kind=self.kind)
         if ctx.endpoint == "messages":
             payload = wire.anthropic_error("not_found_error", f"model: {model}", ctx.request_id)
             return _tagged(json_reply(404, payload), self.kind)
@@ -294,6 +352,10 @@ class InsufficientQuota(Spec):
 
     def render(self, ctx: RequestContext) -> Reply:
         headers = {"x-should-retry": "false"}
+        if ctx.endpoint == "gemini":
+            return _tagged(gemini_face.rate_limited(None, quota=True), self.kind)
+        if faces.family(ctx.endpoint) == "replicate":
+            return replicate_face.error_reply(402, kind=self.kind)
         if ctx.endpoint == "messages":
             # Anthropic reports an empty balance as a 400, not a 429.
             message = (
@@ -337,9 +399,13 @@ class BadBase64(Spec):
     """200 with valid JSON whose ``b64_json`` decodes to nothing like a PNG."""
 
     kind: ClassVar[str] = "bad_base64"
-    endpoints: ClassVar[tuple[str, ...]] = ("images",)
+    endpoints: ClassVar[tuple[str, ...]] = ("images", "edits", "gemini")
 
     def render(self, ctx: RequestContext) -> Reply:
+        if ctx.endpoint == "gemini":
+            part = {"inlineData": {"mimeType": "image/png", "data": "%%not*base64%%"}}
+            candidate = {"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}
+            return _tagged(json_reply(200, {"candidates": [candidate]}), self.kind)
         payload = {"created": int(time.time()), "data": [{"b64_json": "%%not*base64%%"}]}
         return _tagged(json_reply(200, payload), self.kind)
 
@@ -349,13 +415,85 @@ class EmptyData(Spec):
     """200 with nothing in it: ``data`` / ``choices`` / ``content`` is an empty list."""
 
     kind: ClassVar[str] = "empty_data"
+    endpoints: ClassVar[tuple[str, ...]] = ("images", "edits", "chat", "messages", "gemini")
 
     def render(self, ctx: RequestContext) -> Reply:
-        reply = wire.success(ctx)
+        reply = faces.success(ctx)
         payload: dict[str, Any] = json.loads(reply.body)
-        key = {"images": "data", "chat": "choices", "messages": "content"}[ctx.endpoint]
+        key = {
+            "images": "data",
+            "edits": "data",
+            "chat": "choices",
+            "messages": "content",
+            "gemini": "candidates",
+        }[ctx.endpoint]
         payload[key] = []
         return _tagged(json_reply(200, payload), self.kind)
+
+
+@dataclass(frozen=True)
+class Prediction(Spec):
+    """How a Replicate prediction goes: ``status`` "succeeded", "failed" (with ``error``)
+    or "canceled"; ``polls`` non-terminal polls first (None: ``fake.replicate_polls``);
+    ``output`` "list" or "single" (None: by model); ``defect`` as in ``Ok``;
+    ``wait_expires``: a ``Prefer: wait`` creation still answers "starting"."""
+
+    kind: ClassVar[str] = "prediction"
+    endpoints: ClassVar[tuple[str, ...]] = ("replicate",)
+    status: str = "succeeded"
+    polls: int | None = None
+    error: str | None = None
+    output: str | None = None
+    defect: Defects = None
+    wait_expires: bool = False
+    logs: str | None = None
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in replicate_face.TERMINAL:
+            raise ValueError(f"status must be one of {replicate_face.TERMINAL}")
+        if self.output not in (None, "list", "single"):
+            raise ValueError("output must be 'list', 'single' or None")
+        _check_defects(self.defect)
+        if isinstance(self.defect, list):
+            object.__setattr__(self, "defect", tuple(self.defect))
+
+    def render(self, ctx: RequestContext) -> Reply:
+        error = self.error
+        if self.status == "failed" and error is None:
+            error = "Prediction failed: the model raised an exception."
+        outcome = replicate_face.Outcome(
+            self.status, self.polls, error, self.output, self.defect, self.wait_expires, self.logs
+        )
+        kind = "ok" if self.status == "succeeded" else f"prediction_{self.status}"
+        return _tagged(faces.success(ctx, outcome=outcome, kind=kind), kind, self.latency)
+
+
+@dataclass(frozen=True)
+class PromptBlocked(Spec):
+    """Gemini refuses the prompt: 200 with ``promptFeedback.blockReason`` and no candidates."""
+
+    kind: ClassVar[str] = "prompt_blocked"
+    endpoints: ClassVar[tuple[str, ...]] = ("gemini",)
+    block_reason: str = "PROHIBITED_CONTENT"
+
+    def render(self, ctx: RequestContext) -> Reply:
+        return _tagged(gemini_face.blocked(ctx, self.block_reason), self.kind)
+
+
+@dataclass(frozen=True)
+class NoImage(Spec):
+    """Gemini stops without an image: a candidate with ``finishReason`` (IMAGE_SAFETY,
+    SAFETY, PROHIBITED_CONTENT, NO_IMAGE, RECITATION, ...) and at most a text part."""
+
+    kind: ClassVar[str] = "no_image"
+    endpoints: ClassVar[tuple[str, ...]] = ("gemini",)
+    finish_reason: str = "IMAGE_SAFETY"
+    text: str | None = None
+
+    def render(self, ctx: RequestContext) -> Reply:
+        reply = gemini_face.finished_without_image(ctx, self.finish_reason, self.text)
+        return _tagged(reply, self.kind)
 
 
 # ---------------------------------------------------------------- helpers
@@ -419,6 +557,26 @@ def empty_data() -> EmptyData:
     return EmptyData()
 
 
+def prediction(
+    status: str = "succeeded",
+    *,
+    polls: int | None = None,
+    error: str | None = None,
+    output: str | None = None,
+    defect: Defects = None,
+    wait_expires: bool = False,
+) -> Prediction:
+    return Prediction(status, polls, error, output, defect, wait_expires)
+
+
+def prompt_blocked(block_reason: str = "PROHIBITED_CONTENT") -> PromptBlocked:
+    return PromptBlocked(block_reason)
+
+
+def no_image(finish_reason: str = "IMAGE_SAFETY", text: str | None = None) -> NoImage:
+    return NoImage(finish_reason, text)
+
+
 SPEC_KINDS: dict[str, type[Spec]] = {
     cls.kind: cls
     for cls in (
@@ -438,14 +596,38 @@ SPEC_KINDS: dict[str, type[Spec]] = {
         EmptyBody,
         BadBase64,
         EmptyData,
+        Prediction,
+        PromptBlocked,
+        NoImage,
     )
 }
 
 
+def _scores(value: Any) -> Any:
+    return value if isinstance(value, int) else dict(value)
+
+
 def spec_from_json(data: Mapping[str, Any]) -> Spec:
-    """``{"kind": "server_error", "status": 502}`` -> ``ServerError(502)``."""
+    """``{"kind": "server_error", "status": 502}`` -> ``ServerError(502)``.
+
+    Two more kinds build scripted LLM answers: ``{"kind": "judge", "by_defect": {...},
+    "default": 7, "unknown": ..., "then": [...]}`` and ``{"kind": "critic", "sequences":
+    {"title": [60, 75, 90]}, "default": 80}`` (see ``judging.py``); ``{"kind":
+    "malformed", "malformed": "fenced", "contract": "judge"}`` answers a broken one.
+    """
     fields = dict(data)
     kind = fields.pop("kind", None)
+    if kind == "judge":
+        queued = fields.pop("then", [])
+        script = judging.JudgeScript(**fields).then(
+            *[_scores(item) if not isinstance(item, str) else item for item in queued]
+        )
+        return Ok(reply=script)
+    if kind == "critic":
+        return Ok(reply=judging.CriticScript(**fields))
+    if kind == "malformed":
+        return Ok(text=judging.malformed(fields.pop("malformed"), **fields))
     if kind not in SPEC_KINDS:
-        raise ValueError(f"unknown response kind {kind!r}; known: {sorted(SPEC_KINDS)}")
+        known = sorted([*SPEC_KINDS, "judge", "critic", "malformed"])
+        raise ValueError(f"unknown response kind {kind!r}; known: {known}")
     return SPEC_KINDS[kind](**fields)

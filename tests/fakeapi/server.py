@@ -1,8 +1,8 @@
-"""The loopback fake of the OpenAI and Anthropic HTTP APIs.
+"""The loopback fake of the OpenAI, Anthropic, Gemini and Replicate HTTP APIs.
 
-``FakeAPI`` owns the decisions (auth, validation, rules, counters); ``_Handler`` owns the
-HTTP/1.1 bytes. The real SDKs keep connections alive in a pool, so every answer carries
-an exact Content-Length and the request body is always read to its end.
+``FakeAPI`` owns the decisions (auth, validation, rules, images, counters); ``handler.py``
+owns the HTTP/1.1 bytes; ``wire.py``, ``gemini_face.py`` and ``replicate_face.py`` the
+shapes of each API; ``registry.py`` every image the fake made.
 """
 
 from __future__ import annotations
@@ -11,45 +11,38 @@ import contextlib
 import json
 import os
 import re
-import select
 import socket
-import struct
-import sys
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
-from tests.fakeapi import images, wire
+from tests.fakeapi import control, faces, gemini_face, replicate_face, wire
+from tests.fakeapi.handler import Handler, Request, Server
+from tests.fakeapi.registry import GeneratedRecord, Registry
+from tests.fakeapi.replicate_face import Predictions, Upload
 from tests.fakeapi.responses import ModelNotFound, Ok, Spec
 from tests.fakeapi.rules import Matcher, Rule, RuleBook, rule_args_from_json
-from tests.fakeapi.wire import Reply, ReplyText, RequestContext, json_reply
+from tests.fakeapi.vision import InputError, InputImage, Inputs
+from tests.fakeapi.wire import Reply, ReplyText, RequestContext, VisionReply, json_reply
 
-ROUTES: dict[tuple[str, str], str] = {
-    ("POST", "/v1/images/generations"): "images",
-    ("POST", "/v1/chat/completions"): "chat",
-    ("POST", "/v1/messages"): "messages",
-    # Free in the real APIs; imagegen lists models once to check a key before paying.
-    ("GET", "/v1/models"): "models",
-}
-_FILE_RE = re.compile(r"^/_fake/files/(\d+)x(\d+)-([0-9a-f]{6})\.(png|jpeg|webp)$")
+_FILE_RE = control.FILE_RE
+_UPLOAD_RE = re.compile(r"^/v1/files/([\w-]+)(/download)?$")
 
 
 @dataclass
 class RequestRecord:
     """One API request and what the fake did with it (times are ``time.monotonic()``)."""
 
-    endpoint: str  # "images" | "chat" | "messages" | "unknown"
+    endpoint: str  # "images" | "edits" | "chat" | "messages" | "gemini" | "replicate" | ...
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
-    json: Any  # parsed body, or None when absent or not JSON
+    json: Any  # parsed body (multipart text fields as a dict), or None when absent or not JSON
     status: int | None  # None: the connection was reset without an answer
     kind: str  # "ok" or the fault / error that answered, e.g. "rate_limited"
     received_at: float
@@ -57,18 +50,26 @@ class RequestRecord:
     retry_count: int | None  # from x-stainless-retry-count
     delivered: bool  # False when the client had gone (timed out) before the answer
     images: int  # images paid by this answer
+    # The image prompt (Gemini: its text parts; Replicate: input.prompt) and the model.
+    prompt: str | None = None
+    model: str | None = None
+    # Images the request sent (vision messages, edit references, Gemini/Replicate inputs),
+    # each decoded and identified against the registry, and its text parts.
+    input_images: list[InputImage] = field(default_factory=list)
+    text_parts: list[str] = field(default_factory=list)
+    # Images this answer generated (also when the answer was a fault that rendered some).
+    generated: list[GeneratedRecord] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)  # from the path: model, id, ...
 
     @property
-    def prompt(self) -> str | None:
-        return self.json.get("prompt") if isinstance(self.json, dict) else None
-
-    @property
-    def model(self) -> str | None:
-        return self.json.get("model") if isinstance(self.json, dict) else None
+    def shown(self) -> list[GeneratedRecord | None]:
+        """The generated images the request showed, None where one was not recognised."""
+        return [image.record for image in self.input_images]
 
 
 class FakeAPI:
-    """A scriptable fake of the OpenAI images/chat and Anthropic messages APIs on loopback."""
+    """A scriptable fake of the OpenAI images/chat, Anthropic messages, Gemini and
+    Replicate APIs on loopback."""
 
     def __init__(
         self,
@@ -79,8 +80,12 @@ class FakeAPI:
         default_latency: float = 0.0,
         state_file: str | os.PathLike[str] | None = None,
         strict_images: bool = True,
+        gemini_api_key: str = "AIzaSy-fake-gemini-key",
+        replicate_api_token: str = "r8_fake_replicate_token",
     ) -> None:
         self.api_key = api_key
+        self.gemini_api_key = gemini_api_key
+        self.replicate_api_token = replicate_api_token
         self.host = host
         self.requested_port = port
         self.default_latency = default_latency
@@ -88,6 +93,19 @@ class FakeAPI:
         self.latency: dict[str, float] = {}
         # Answer text of chat/messages when no rule gives one: str, or fn(body) -> str.
         self.reply_text: ReplyText = None
+        # fn(body, images) -> str for chat/messages/Gemini text answers when no rule gives
+        # one; images: the generated images the request showed (None where not recognised).
+        # Takes precedence over reply_text. See judging.JudgeScript / CriticScript.
+        self.vision_reply: VisionReply | None = None
+        # Non-terminal polls of a Replicate prediction before it ends (rules can override).
+        self.replicate_polls = replicate_face.DEFAULT_POLLS
+        # Replicate outputs as data: URLs instead of http links to the fake. The replicate
+        # client turns only https: and data: outputs into FileOutput objects (run()).
+        self.replicate_data_urls = False
+        # Every image the fake generated, to find again from bytes a client shows it.
+        self.registry = Registry()
+        self.predictions = Predictions()
+        self._uploads: dict[str, Upload] = {}
         # Models answered with 404 model_not_found (e.g. {"dall-e-3"} to mimic the retirement).
         self.retired_models: set[str] = set()
         # Reject sizes/qualities the requested image model does not support, like the real API.
@@ -99,7 +117,7 @@ class FakeAPI:
         self._changed = threading.Condition(self._lock)
         self._state_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._in_flight: Counter[str] = Counter()
@@ -111,7 +129,7 @@ class FakeAPI:
         if self._server is not None:
             return self
         self._stopping = threading.Event()
-        self._server = _Server((self.host, self.requested_port), _Handler, self)
+        self._server = Server((self.host, self.requested_port), Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -185,6 +203,49 @@ class FakeAPI:
         kwargs.setdefault("max_retries", 0)
         return anthropic.Anthropic(api_key=self.api_key, base_url=self.anthropic_base_url, **kwargs)
 
+    @property
+    def gemini_base_url(self) -> str:
+        """``genai.Client(http_options=HttpOptions(base_url=...))``: the SDK adds the version."""
+        return self.base_url
+
+    @property
+    def replicate_base_url(self) -> str:
+        return self.base_url
+
+    def gemini_client(self, api_version: str | None = "v1beta", **kwargs: Any) -> Any:
+        """A ``google.genai.Client`` pointed here (the SDK does not retry by default).
+
+        Keep a reference while using it: a garbage-collected Client closes its HTTP client,
+        so ``fake.gemini_client().models.generate_content(...)`` in one expression fails.
+        """
+        from google import genai
+        from google.genai import types
+
+        options = types.HttpOptions(base_url=self.gemini_base_url, api_version=api_version)
+        return genai.Client(api_key=self.gemini_api_key, http_options=options, **kwargs)
+
+    def replicate_client(self, **kwargs: Any) -> Any:
+        """A ``replicate.Client`` pointed here, polling every 10 ms.
+
+        The client retries GETs (polls) itself on 429/503/504, sleeping ``retry-after``.
+        """
+        import replicate
+
+        client = replicate.Client(
+            api_token=self.replicate_api_token, base_url=self.replicate_base_url, **kwargs
+        )
+        client.poll_interval = 0.01
+        return client
+
+    def identify(self, image: bytes | Any) -> GeneratedRecord | None:
+        """The generated image these bytes (PNG/JPEG/WebP, resized, cropped...) came from."""
+        return self.registry.identify(image)
+
+    @property
+    def generated(self) -> list[GeneratedRecord]:
+        """Every image the fake generated, in order (``id`` 1, 2, ...)."""
+        return self.registry.records
+
     # ------------------------------------------------------------ scripting
 
     def add_rule(
@@ -197,7 +258,8 @@ class FakeAPI:
         """Answer matching requests of ``endpoint`` with ``responses``, one each, in order.
 
         ``match``: None (every request), a substring of the prompt / of all message text,
-        or fn(json_body) -> bool. When the responses run out the rule is done (with
+        or fn(json_body) -> bool (a Replicate poll is matched against the body that created
+        the prediction). When the responses run out the rule is done (with
         ``repeat=True`` the last one repeats forever). Rules are tried in insertion order.
         """
         return self._rules.add(endpoint, responses, match, repeat)
@@ -214,10 +276,14 @@ class FakeAPI:
         return self.latency.get(endpoint, self.default_latency)
 
     def reset(self) -> None:
-        """Forget rules, requests and counters (settings such as latency stay)."""
+        """Forget rules, requests, counters, generated images and predictions (settings
+        such as latency stay)."""
         self._rules.clear()
+        self.registry.clear()
+        self.predictions.clear()
         with self._lock:
             self._clear_counters()
+            self._uploads.clear()
         if self.state_file and self._server is not None:
             self.write_state()
 
@@ -310,6 +376,10 @@ class FakeAPI:
                 "paid_by_model": dict(self._paid_by_model),
                 "max_in_flight": {e: self._max_in_flight[e] for e in wire.ENDPOINTS},
                 "errors": list(self.errors),
+                "generated": self.registry.summary(),
+                "predictions": dict(
+                    Counter(prediction.status for prediction in self.predictions.all())
+                ),
             }
 
     def write_state(self) -> None:
@@ -325,34 +395,160 @@ class FakeAPI:
 
     # ------------------------------------------------------------ decisions (handler side)
 
-    def _decide(self, endpoint: str, headers: dict[str, str], body: Any, request_id: str) -> Reply:
-        """The answer to one API request; ``body`` is the parsed JSON (None if not JSON)."""
-        given = _api_key(endpoint, headers)
-        if given != self.api_key:
-            return wire.auth_error(endpoint, given, request_id)
-        if endpoint == "models":
-            return _kind(json_reply(200, wire.models_list()), "ok")
+    def _decide(self, request: Request) -> tuple[Reply, Inputs | None]:
+        """The answer to one API request and the images/texts it sent."""
+        endpoint, headers, body = request.endpoint, request.headers, request.body
+        given = faces.api_key(endpoint, headers, request.query)
+        if given != self._key_for(endpoint):
+            return faces.auth_error(endpoint, given, request.request_id), None
+        simple = self._simple(request)
+        if simple is not None:
+            return simple, None
         if endpoint == "messages" and not headers.get("anthropic-version"):
             payload = wire.anthropic_error(
-                "invalid_request_error", "anthropic-version: header is required", request_id
+                "invalid_request_error", "anthropic-version: header is required", request.request_id
             )
-            return _kind(json_reply(400, payload), "invalid_request")
-        invalid = wire.validate(endpoint, body, request_id, self.strict_images)
-        if invalid is not None:
-            return invalid
-        ctx = RequestContext(endpoint, body, request_id, self.base_url, self.reply_text)
+            return _kind(json_reply(400, payload), "invalid_request"), None
+        if request.form_error is not None:
+            payload = wire.openai_error(
+                f"Could not parse multipart form: {request.form_error}", "invalid_request_error"
+            )
+            return _kind(json_reply(400, payload), "invalid_request"), None
+        match_body = body
+        if endpoint == "replicate_poll":
+            prediction = self.predictions.get(request.route.params["id"])
+            if prediction is None:
+                return replicate_face.error_reply(404, kind="not_found"), None
+            match_body = prediction.body
+        else:
+            invalid = faces.validate(endpoint, body, request.request_id, self.strict_images)
+            if invalid is not None:
+                return invalid, None
         try:
-            spec = self._rules.pick(endpoint, body)
-            if spec is None and str(body.get("model")) in self.retired_models:
+            inputs = faces.inputs(
+                endpoint, body or {}, request.files, self.registry, self.base_url, self._file_bytes
+            )
+        except InputError as error:
+            return faces.input_error(endpoint, error, request.request_id), None
+        ctx = RequestContext(
+            endpoint=endpoint,
+            body=match_body if endpoint == "replicate_poll" else body,
+            request_id=request.request_id,
+            base_url=self.base_url,
+            reply_text=self.reply_text,
+            vision_reply=self.vision_reply,
+            inputs=inputs,
+            params=request.route.params,
+            fake=self,
+            headers=headers,
+        )
+        try:
+            spec: Spec | None = self._rules.pick(endpoint, match_body)
+            if spec is None and _model_name(request) in self.retired_models:
                 spec = ModelNotFound()
-            return (spec or Ok()).render(ctx)
+            return (spec or Ok()).render(ctx), inputs
         except Exception:
             # A broken match function or spec is a test bug: make it loud, not a hang.
             message = traceback.format_exc()
             with self._lock:
                 self.errors.append(message)
             payload = wire.openai_error(f"fakeapi internal error: {message}", "server_error")
-            return _kind(json_reply(500, payload), "fake_error")
+            return _kind(json_reply(500, payload), "fake_error"), inputs
+
+    def _key_for(self, endpoint: str) -> str:
+        family = faces.family(endpoint)
+        if family == "gemini":
+            return self.gemini_api_key
+        if family == "replicate":
+            return self.replicate_api_token
+        return self.api_key
+
+    def _simple(self, request: Request) -> Reply | None:
+        """Answers of endpoints that rules do not script: key checks, cancel, uploads."""
+        endpoint, params = request.endpoint, request.route.params
+        if endpoint == "models":
+            return _kind(json_reply(200, wire.models_list()), "ok")
+        if endpoint == "gemini_models":
+            model = params.get("model")
+            if model is None:
+                return _kind(json_reply(200, gemini_face.models_list()), "ok")
+            if model not in gemini_face.MODELS:
+                return gemini_face.error_reply(404, f"models/{model} is not found", "not_found")
+            return _kind(json_reply(200, gemini_face.model_info(model)), "ok")
+        if endpoint == "replicate_account":
+            return _kind(json_reply(200, replicate_face.account()), "ok")
+        if endpoint == "replicate_cancel":
+            prediction = self.predictions.get(params["id"])
+            if prediction is None:
+                return replicate_face.error_reply(404, kind="not_found")
+            ctx = RequestContext(
+                endpoint, prediction.body, request.request_id, self.base_url, fake=self
+            )
+            return replicate_face.cancel(ctx, prediction)
+        if endpoint == "replicate_files":
+            return self._files_endpoint(request)
+        return None
+
+    def _files_endpoint(self, request: Request) -> Reply:
+        if request.method == "POST":
+            content = next((part for part in request.files if part[0] == "content"), None)
+            if content is None:
+                return replicate_face.error_reply(400, "Missing file content", "invalid_request")
+            upload = Upload(
+                id=wire.new_id("")[:20],
+                name=content[1] or "file",
+                content_type=content[2] or "application/octet-stream",
+                data=content[3],
+            )
+            with self._lock:
+                self._uploads[upload.id] = upload
+            return _kind(json_reply(201, upload.json(self.base_url)), "ok")
+        with self._lock:
+            found = self._uploads.get(request.route.params["id"])
+        if found is None:
+            return replicate_face.error_reply(404, kind="not_found")
+        if request.route.params.get("download"):
+            return Reply(200, found.data, {"content-type": found.content_type})
+        return _kind(json_reply(200, found.json(self.base_url)), "ok")
+
+    def _file_bytes(self, path: str) -> bytes | None:
+        """Bytes of a file this fake serves (a generated image or an upload), by URL path."""
+        found = _FILE_RE.match(path)
+        if found is not None:
+            served = self.registry.file(int(found.group(1)))
+            return None if served is None else served[1]
+        found = _UPLOAD_RE.match(path)
+        if found is not None:
+            with self._lock:
+                upload = self._uploads.get(found.group(1))
+            return None if upload is None else upload.data
+        return None
+
+    def _make_record(
+        self, request: Request, reply: Reply, inputs: Inputs | None, delivered: bool
+    ) -> RequestRecord:
+        retry = request.headers.get("x-stainless-retry-count")
+        ok = 200 <= reply.status < 300
+        return RequestRecord(
+            endpoint=request.endpoint,
+            method=request.method,
+            path=request.path,
+            headers=request.headers,
+            json=request.body,
+            status=None if reply.reset else reply.status,
+            kind=reply.kind,
+            received_at=request.received,
+            answered_at=time.monotonic(),
+            retry_count=int(retry) if retry and retry.isdigit() else None,
+            delivered=delivered,
+            images=reply.images if ok else 0,
+            prompt=reply.prompt or wire.request_prompt(request.endpoint, request.body),
+            model=reply.model or _model_name(request),
+            input_images=list(inputs.images) if inputs else [],
+            text_parts=list(inputs.texts) if inputs else [],
+            generated=list(reply.generated),
+            params=dict(request.route.params),
+        )
 
     def _begin(self, endpoint: str) -> None:
         with self._lock:
@@ -373,7 +569,7 @@ class FakeAPI:
             self._requests.append(record)
             status = "reset" if record.status is None else str(record.status)
             self._status_counts[(record.endpoint, status)] += 1
-            if record.status == 200 and record.images:
+            if record.status is not None and 200 <= record.status < 300 and record.images:
                 self._images_generated += record.images
                 if record.delivered:
                     self._add_paid(record, record.images)
@@ -383,7 +579,8 @@ class FakeAPI:
     def _undeliver(self, record: RequestRecord) -> None:
         """The answer could not be written after all: take back what it paid."""
         with self._lock:
-            if record.delivered and record.status == 200 and record.images:
+            ok = record.status is not None and 200 <= record.status < 300
+            if record.delivered and ok and record.images:
                 self._add_paid(record, -record.images)
             record.delivered = False
         self.write_state()
@@ -401,233 +598,23 @@ class FakeAPI:
 
     def _control(self, method: str, path: str, raw: bytes) -> Reply:
         """The ``/_fake/...`` endpoints used by other processes (no auth, not recorded)."""
-        if method == "GET" and path == "/_fake/state":
-            return json_reply(200, self.state())
-        if method == "POST" and path == "/_fake/reset":
-            self.reset()
-            return json_reply(200, {"ok": True})
-        if method == "POST" and path == "/_fake/rules":
-            try:
-                data = json.loads(raw)
-                items = data if isinstance(data, list) else [data]
-                for item in items:
-                    self.add_rule_json(item)
-            except (ValueError, TypeError) as error:
-                return json_reply(400, {"error": str(error)})
-            return json_reply(200, {"added": len(items)})
-        found = _FILE_RE.match(path) if method == "GET" else None
-        if found is not None:
-            width, height = int(found.group(1)), int(found.group(2))
-            colour = tuple(bytes.fromhex(found.group(3)))
-            fmt = found.group(4)
-            data_bytes = images.encode_image(width, height, (colour[0], colour[1], colour[2]), fmt)
-            return Reply(200, data_bytes, {"content-type": f"image/{fmt}"})
-        return json_reply(404, {"error": f"no control endpoint {method} {path}"})
+        return control.answer(self, method, path, raw)
+
+
+def _model_name(request: Request) -> str | None:
+    params = request.route.params
+    if params.get("model"):
+        return params["model"]
+    if params.get("owner") and params.get("name"):
+        return f"{params['owner']}/{params['name']}"
+    body = request.body
+    if isinstance(body, dict) and body.get("model") is not None:
+        return str(body["model"])
+    if request.endpoint == "replicate" and isinstance(body, dict) and body.get("version"):
+        return str(body["version"]).partition(":")[0]
+    return None
 
 
 def _kind(reply: Reply, kind: str) -> Reply:
     reply.kind = kind
     return reply
-
-
-def _api_key(endpoint: str, headers: dict[str, str]) -> str | None:
-    # anthropic 2.x sends its api_key as "Authorization: Bearer"; raw HTTP callers and older
-    # SDKs send x-api-key. The messages endpoint takes either, x-api-key first.
-    if endpoint in ("messages", "models") and headers.get("x-api-key"):
-        return headers["x-api-key"]
-    authorization = headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        return authorization[7:].strip() or None
-    return None
-
-
-def _not_found(method: str, path: str, headers: dict[str, str], request_id: str) -> Reply:
-    if "x-api-key" in headers and "authorization" not in headers:
-        payload = wire.anthropic_error("not_found_error", "Not Found", request_id)
-    else:
-        message = f"Invalid URL ({method} {path})"
-        payload = wire.openai_error(message, "invalid_request_error")
-    return _kind(json_reply(404, payload), "not_found")
-
-
-def _peer_closed(connection: socket.socket) -> bool:
-    """True when the client has closed its end (e.g. it timed out while we slept)."""
-    try:
-        readable, _, _ = select.select([connection], [], [], 0)
-        if not readable:
-            return False
-        return connection.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Bursts of concurrent SDK connections must not be refused by a short listen backlog.
-    request_queue_size = 128
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeAPI
-    ) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that dies mid-request (a SIGKILLed daemon, a timed-out SDK call) is
-        # part of the tests, not an error worth a traceback.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    # True between _begin and the moment the answer is recorded.
-    _in_flight: bool = False
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except (OSError, ValueError):
-            # The socket may already be gone (reset on purpose, or the client left).
-            pass
-        finally:
-            with self.server.fake._lock:
-                self.server.fake._connections.discard(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Quiet: a request log per call drowns test output.
-        pass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_GET
-    do_PUT = do_GET
-    do_PATCH = do_GET
-    do_DELETE = do_GET
-
-    # ------------------------------------------------------------
-
-    def _serve(self) -> None:
-        fake = self.server.fake
-        received = time.monotonic()
-        raw = self._read_body()
-        method = self.command
-        path = urlsplit(self.path).path
-        if path.startswith("/_fake/"):
-            self._send(fake._control(method, path, raw))
-            return
-
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        endpoint = ROUTES.get((method, path), "unknown")
-        request_id = wire.new_id("req_")
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-
-        if endpoint == "unknown":
-            reply = _not_found(method, path, headers, request_id)
-            self._finish_request(endpoint, headers, body, reply, received, request_id)
-            return
-
-        fake._begin(endpoint)
-        self._in_flight = True
-        try:
-            reply = fake._decide(endpoint, headers, body, request_id)
-            delay = reply.delay
-            if delay is None:
-                delay = fake.latency_for(endpoint) if reply.status == 200 else 0.0
-            # Scripted latency is the server's whole time, rendering the answer included.
-            delay = max(0.0, delay - (time.monotonic() - received))
-            if delay > 0 and fake._stopping.wait(delay):
-                reply = Reply(status=0, reset=True, kind="stopped")
-            self._finish_request(endpoint, headers, body, reply, received, request_id)
-        finally:
-            if self._in_flight:
-                fake._end(endpoint)
-
-    def _finish_request(
-        self,
-        endpoint: str,
-        headers: dict[str, str],
-        body: Any,
-        reply: Reply,
-        received: float,
-        request_id: str,
-    ) -> None:
-        fake = self.server.fake
-        delivered = not reply.reset and not _peer_closed(self.connection)
-        retry = headers.get("x-stainless-retry-count")
-        record = RequestRecord(
-            endpoint=endpoint,
-            method=self.command,
-            path=self.path,
-            headers=headers,
-            json=body,
-            status=None if reply.reset else reply.status,
-            kind=reply.kind,
-            received_at=received,
-            answered_at=time.monotonic(),
-            retry_count=int(retry) if retry and retry.isdigit() else None,
-            delivered=delivered,
-            images=reply.images if reply.status == 200 else 0,
-        )
-        # Counted (and out of flight) before the bytes go out, so a client that has its
-        # answer sees counters that include it.
-        fake._record(record, end_flight=self._in_flight)
-        self._in_flight = False
-        if reply.reset or not delivered:
-            self._reset()
-            return
-        id_header = "request-id" if endpoint == "messages" else "x-request-id"
-        reply.headers.setdefault(id_header, request_id)
-        try:
-            self._send(reply)
-        except OSError:
-            fake._undeliver(record)
-            self.close_connection = True
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            size_line = self.rfile.readline(65537)
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                # Trailers end with an empty line.
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(65537)
-
-    def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-        self.wfile.flush()
-
-    def _reset(self) -> None:
-        """Drop the connection with a TCP RST, the way a crashed proxy does."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass

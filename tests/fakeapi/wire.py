@@ -1,7 +1,10 @@
 """Wire shapes of the OpenAI and Anthropic APIs: success bodies, error bodies, validation.
 
-Everything here is a pure function of the request, so faults in ``responses.py`` and the
-default success path in ``server.py`` build exactly the same bodies.
+Also the pieces every face shares (``Reply``, ``RequestContext``, ``ENDPOINTS``). Everything
+here is a function of the request (and of the images the fake generates for it), so faults
+in ``responses.py`` and the default success path build exactly the same bodies. The Gemini
+and Replicate shapes live in ``gemini_face.py`` and ``replicate_face.py``; ``faces.py``
+picks the right one for an endpoint.
 """
 
 from __future__ import annotations
@@ -10,17 +13,30 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.fakeapi import images
+from tests.fakeapi.registry import GeneratedRecord
+from tests.fakeapi.vision import Inputs
 
-ENDPOINTS = ("images", "chat", "messages")
+if TYPE_CHECKING:
+    from tests.fakeapi.server import FakeAPI
+
+# Endpoints rules can target. "replicate" creates predictions, "replicate_poll" is a
+# GET of one; "edits" is POST /v1/images/edits; "gemini" is :generateContent.
+ENDPOINTS = ("images", "edits", "chat", "messages", "gemini", "replicate", "replicate_poll")
+# Endpoints that make images (and so take a scripted ``defect``).
+IMAGE_ENDPOINTS = ("images", "edits", "gemini", "replicate", "replicate_poll")
 # What the fake assumes when a request names no model (the real default, dall-e-2, is retired).
 DEFAULT_IMAGE_MODEL = "gpt-image-1"
 
 ReplyText = str | Callable[[dict[str, Any]], str] | None
+# fn(body, images) -> answer text; images are the generated images the request showed
+# (None for one the fake did not recognise).
+VisionReply = Callable[[dict[str, Any], Sequence[GeneratedRecord | None]], str]
+Defects = str | Sequence[str | None] | None
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,11 @@ class RequestContext:
     request_id: str
     base_url: str
     reply_text: ReplyText = None
+    vision_reply: VisionReply | None = None
+    inputs: Inputs = field(default_factory=Inputs)
+    params: Mapping[str, str] = field(default_factory=dict)  # from the path, e.g. model
+    fake: FakeAPI | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,6 +66,10 @@ class Reply:
     reset: bool = False
     images: int = 0
     kind: str = "ok"
+    generated: list[GeneratedRecord] = field(default_factory=list)
+    # What the images are billed as when the request body does not say (Replicate polls).
+    prompt: str | None = None
+    model: str | None = None
 
 
 def json_reply(status: int, payload: object, headers: dict[str, str] | None = None) -> Reply:
@@ -167,13 +192,46 @@ def content_text(content: object) -> str:
 
 def request_text(endpoint: str, body: dict[str, Any]) -> str:
     """What a string ``match`` is searched in: the prompt, or all message text joined."""
-    if endpoint == "images":
+    if endpoint in ("images", "edits"):
         return str(body.get("prompt", ""))
+    if endpoint == "gemini":
+        return gemini_text(body)
+    if endpoint in ("replicate", "replicate_poll"):
+        given = body.get("input")
+        return str(given.get("prompt", "")) if isinstance(given, dict) else ""
     parts = [content_text(body.get("system"))] if endpoint == "messages" else []
     for message in body.get("messages") or []:
         if isinstance(message, dict):
             parts.append(content_text(message.get("content")))
     return "\n".join(part for part in parts if part)
+
+
+def gemini_text(body: dict[str, Any]) -> str:
+    """All text parts of a Gemini request (system instruction first)."""
+    found: list[str] = []
+    system = body.get("systemInstruction") or body.get("system_instruction")
+    contents = body.get("contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    for content in [system, *(contents if isinstance(contents, list) else [])]:
+        if isinstance(content, dict):
+            for part in content.get("parts") or []:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    found.append(part["text"])
+    return "\n".join(found)
+
+
+def request_prompt(endpoint: str, body: Any) -> str | None:
+    """The image prompt of a request (None when it has none)."""
+    if not isinstance(body, dict):
+        return None
+    if endpoint == "gemini":
+        return gemini_text(body) or None
+    if endpoint in ("replicate", "replicate_poll"):
+        text = request_text(endpoint, body)
+        return text or None
+    prompt = body.get("prompt")
+    return prompt if isinstance(prompt, str) else None
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -190,13 +248,23 @@ def default_reply_text(body: dict[str, Any]) -> str:
     return f"A clean illustration of {snippet}, soft even lighting, simple composition, no text."
 
 
-def reply_text(ctx: RequestContext, text: str | None) -> str:
+def reply_text(ctx: RequestContext, text: str | None, reply: VisionReply | None = None) -> str:
+    """The answer: a rule's text, a rule's reply function, the fake's vision_reply, the
+    fake's reply_text, else a plausible image prompt."""
     if text is not None:
         return text
+    if reply is not None:
+        return reply(ctx.body, ctx.inputs.records)
+    if ctx.vision_reply is not None:
+        return ctx.vision_reply(ctx.body, ctx.inputs.records)
     if callable(ctx.reply_text):
         return ctx.reply_text(ctx.body)
     if ctx.reply_text is not None:
         return ctx.reply_text
+    if ctx.endpoint == "gemini":
+        return default_reply_text(
+            {"messages": [{"role": "user", "content": gemini_text(ctx.body)}]}
+        )
     return default_reply_text(ctx.body)
 
 
@@ -218,6 +286,12 @@ def validate(endpoint: str, body: object, request_id: str, strict_images: bool) 
             if not body.get(name):
                 return _missing(name)
         return None
+    if endpoint == "edits" and str(body.get("model") or "") == "dall-e-3":
+        message = (
+            "Invalid value: 'dall-e-3'. Supported values are: 'dall-e-2', 'gpt-image-1', "
+            "'gpt-image-1-mini', 'gpt-image-1.5' and 'gpt-image-2'."
+        )
+        return _invalid(openai_error(message, "invalid_request_error", "model", "invalid_value"))
     return _validate_images(body, strict_images)
 
 
@@ -295,8 +369,45 @@ def image_size(body: dict[str, Any]) -> str:
     return "1024x1024" if size == "auto" else size
 
 
-def image_success(ctx: RequestContext, text: str | None = None) -> Reply:
-    """A 200 images answer with ``n`` real images of the requested size."""
+def defect_for(defects: Defects, index: int) -> str | None:
+    """The defect of image ``index``: one name for all, or one per image (None: clean)."""
+    if defects is None or isinstance(defects, str):
+        return defects
+    return defects[index] if index < len(defects) else None
+
+
+def generate(
+    ctx: RequestContext,
+    *,
+    prompt: str,
+    model: str,
+    size: tuple[int, int],
+    fmt: str,
+    defects: Defects,
+    index: int,
+    swatch: bool = True,
+) -> tuple[GeneratedRecord, bytes]:
+    """Render, register and encode one image for this request."""
+    if ctx.fake is None:
+        raise RuntimeError("rendering an image needs the FakeAPI in the request context")
+    return ctx.fake.registry.generate(
+        endpoint=ctx.endpoint,
+        prompt=prompt,
+        model=model,
+        size=size,
+        fmt=fmt,
+        defect=defect_for(defects, index),
+        swatch=images.prompt_colour(prompt, index) if swatch else None,
+        request_id=ctx.request_id,
+    )
+
+
+def image_success(ctx: RequestContext, text: str | None = None, defects: Defects = None) -> Reply:
+    """A 200 images (or edits) answer with ``n`` real images of the requested size.
+
+    DALL-E models answer URLs unless the request asks for ``b64_json`` (like the real API);
+    GPT image models always answer base64.
+    """
     body = ctx.body
     prompt = str(body["prompt"])
     model = str(body.get("model") or DEFAULT_IMAGE_MODEL)
@@ -308,16 +419,25 @@ def image_success(ctx: RequestContext, text: str | None = None) -> Reply:
     if fmt not in ("png", "jpeg", "webp"):
         fmt = "png"
     quality = images.resolved_quality(model, body.get("quality"))
-    wants_url = images.is_dalle(model) and body.get("response_format") == "url"
+    wants_url = images.is_dalle(model) and body.get("response_format") != "b64_json"
 
     data: list[dict[str, Any]] = []
+    made: list[GeneratedRecord] = []
     for index in range(n):
-        colour = images.prompt_colour(prompt, index)
+        record, encoded = generate(
+            ctx,
+            prompt=prompt,
+            model=model,
+            size=(width, height),
+            fmt=fmt,
+            defects=defects,
+            index=index,
+        )
+        made.append(record)
         item: dict[str, Any] = {}
         if wants_url:
-            item["url"] = f"{ctx.base_url}/_fake/files/{width}x{height}-{bytes(colour).hex()}.{fmt}"
+            item["url"] = f"{ctx.base_url}{record.file_path}"
         else:
-            encoded = images.encode_image(width, height, colour, fmt)
             item["b64_json"] = base64.b64encode(encoded).decode("ascii")
         if model == "dall-e-3":
             item["revised_prompt"] = (
@@ -333,24 +453,32 @@ def image_success(ctx: RequestContext, text: str | None = None) -> Reply:
         "output_format": fmt,
     }
     if gpt:
-        input_tokens = images.text_tokens(prompt)
+        text_in = images.text_tokens(prompt)
+        image_in = sum(
+            images.input_image_tokens(*image.size) for image in ctx.inputs.images if image.size
+        )
         out = images.output_tokens(quality, size) * n
         payload["background"] = "opaque"
         payload["usage"] = {
-            "input_tokens": input_tokens,
-            "input_tokens_details": {"image_tokens": 0, "text_tokens": input_tokens},
+            "input_tokens": text_in + image_in,
+            "input_tokens_details": {"image_tokens": image_in, "text_tokens": text_in},
             "output_tokens": out,
             "output_tokens_details": {"image_tokens": out, "text_tokens": 0},
-            "total_tokens": input_tokens + out,
+            "total_tokens": text_in + image_in + out,
         }
     reply = json_reply(200, payload)
     reply.images = n
+    reply.generated = made
     return reply
 
 
-def chat_success(ctx: RequestContext, text: str | None = None) -> Reply:
-    answer = reply_text(ctx, text)
-    prompt_tokens = images.text_tokens(request_text("chat", ctx.body))
+def chat_success(
+    ctx: RequestContext, text: str | None = None, reply: VisionReply | None = None
+) -> Reply:
+    answer = reply_text(ctx, text, reply)
+    prompt_tokens = images.text_tokens(request_text("chat", ctx.body)) + sum(
+        images.input_image_tokens(*image.size) for image in ctx.inputs.images if image.size
+    )
     completion_tokens = images.text_tokens(answer)
     payload = {
         "id": new_id("chatcmpl-"),
@@ -376,9 +504,12 @@ def chat_success(ctx: RequestContext, text: str | None = None) -> Reply:
 
 
 def message_success(
-    ctx: RequestContext, text: str | None = None, stop_reason: str = "end_turn"
+    ctx: RequestContext,
+    text: str | None = None,
+    stop_reason: str = "end_turn",
+    reply: VisionReply | None = None,
 ) -> Reply:
-    answer = reply_text(ctx, text)
+    answer = reply_text(ctx, text, reply)
     payload = {
         "id": new_id("msg_"),
         "type": "message",
@@ -388,7 +519,10 @@ def message_success(
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": images.text_tokens(request_text("messages", ctx.body)),
+            "input_tokens": images.text_tokens(request_text("messages", ctx.body))
+            + sum(
+                images.input_image_tokens(*image.size) for image in ctx.inputs.images if image.size
+            ),
             "output_tokens": images.text_tokens(answer),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
@@ -397,12 +531,18 @@ def message_success(
     return json_reply(200, payload)
 
 
-def success(ctx: RequestContext, text: str | None = None) -> Reply:
-    if ctx.endpoint == "images":
-        return image_success(ctx, text)
+def success(
+    ctx: RequestContext,
+    text: str | None = None,
+    defects: Defects = None,
+    reply: VisionReply | None = None,
+) -> Reply:
+    """The OpenAI / Anthropic success answers (``faces.success`` covers every endpoint)."""
+    if ctx.endpoint in ("images", "edits"):
+        return image_success(ctx, text, defects)
     if ctx.endpoint == "chat":
-        return chat_success(ctx, text)
-    return message_success(ctx, text)
+        return chat_success(ctx, text, reply)
+    return message_success(ctx, text, reply=reply)
 
 
 MODELS = ("gpt-image-1", "gpt-image-1.5", "gpt-image-1-mini", "gpt-image-2", "claude-haiku-4-5")
