@@ -11,8 +11,9 @@ import random
 
 from PIL import Image, ImageDraw
 
+from handlers.drawing.broll import paint_b_roll
 from handlers.drawing.diagram import paint_diagram
-from handlers.drawing.landscape import paint_b_roll
+from handlers.drawing.keywords import Ask, ask_for
 from handlers.drawing.screen import paint_screen_share
 from handlers.drawing.shapes import Frame, Painter, hsl, rounded
 from handlers.drawing.text import draw_text_block, find_font, load_font
@@ -22,17 +23,29 @@ MODEL = "offline-pillow-1"
 LABEL = "offline render"
 
 
-def request_seed(request: ImageRequest) -> int:
-    """Stable 64-bit seed; Python's hash() is salted per process, so sha256 instead."""
-    key = f"{request.prompt}\x00{request.visual_type}\x00{request.seed}"
+def _stable(key: str) -> int:
+    """Stable 64-bit number; Python's hash() is salted per process, so sha256 instead."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+def chapter_seed(request: ImageRequest) -> int:
+    """The same for every candidate of a chapter: where the rotations of layout,
+    palette and composition start."""
+    return _stable(
+        f"{request.prompt}\x00{request.visual_type}\x00{request.seed}\x00{request.description}"
+    )
+
+
+def request_seed(request: ImageRequest) -> int:
+    """Seed of one candidate's details (counts, sizes, positions)."""
+    return _stable(f"{chapter_seed(request)}\x00{request.candidate}")
 
 
 # --- anything else -----------------------------------------------------------------
 
 
 def _paint_abstract(
-    draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame
+    draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame, ask: Ask
 ) -> None:
     hue = frame.hue
     w, h = frame.width, frame.height
@@ -108,11 +121,16 @@ def _offline_label(image: Image.Image, frame: Frame, font_path: str) -> None:
 
 def render_offline(request: ImageRequest, bold_font: str, regular_font: str) -> Image.Image:
     """Draw the placeholder image for one request; same request, same pixels."""
+    base = chapter_seed(request)
+    variant = max(0, request.candidate - 1)
+    ask = ask_for(request.title, request.description, variant, base)
     rng = random.Random(request_seed(request))
-    frame = Frame(max(1, request.width), max(1, request.height), rng.random())
+    # Candidates step round the colour wheel by about a third: different hue families.
+    hue = (base % 1000) / 1000 + variant * 0.37
+    frame = Frame(max(1, request.width), max(1, request.height), hue % 1.0)
     image = Image.new("RGB", (frame.width, frame.height))
     painter = _PAINTERS.get(request.visual_type, _paint_abstract)
-    painter(ImageDraw.Draw(image), image, rng, frame)
+    painter(ImageDraw.Draw(image), image, rng, frame, ask)
     _title_band(image, request.title, frame, bold_font)
     _offline_label(image, frame, regular_font)
     return image
