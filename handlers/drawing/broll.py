@@ -9,9 +9,10 @@ import random
 from PIL import Image, ImageDraw
 
 from handlers.drawing.city import paint_city
+from handlers.drawing.countryside import paint_landscape
 from handlers.drawing.desk import paint_desk
 from handlers.drawing.keywords import Ask
-from handlers.drawing.landscape import paint_landscape
+from handlers.drawing.landscape import ground_colour
 from handlers.drawing.market import paint_market
 from handlers.drawing.people import draw_crowd
 from handlers.drawing.shapes import Frame, Painter
@@ -52,6 +53,7 @@ def _paint_outdoors(
             ground,
             frame.content_bottom * 0.62,
             rng.randint(4, 7),
+            ground_colour(ask),
         )
 
 

@@ -142,6 +142,42 @@ def _bank(draw: ImageDraw.ImageDraw, frame: Frame, cx: float, ground: float, siz
     draw.ellipse((cx - r, ey - r, cx + r, ey + r), fill=hsl(0.12, 0.8, 0.55))
 
 
+def _car(draw: ImageDraw.ImageDraw, x: float, road_y: float, length: float, colour: RGB) -> None:
+    """A side-on car, ``x`` its left end, wheels on ``road_y``."""
+    h = length * 0.2
+    wheel = length * 0.09
+    body_top = road_y - wheel - h
+    draw.rounded_rectangle(
+        (x, body_top, x + length, road_y - wheel * 0.6), radius=max(1, round(h * 0.4)), fill=colour
+    )
+    draw.polygon(
+        [(x + length * 0.22, body_top + 1), (x + length * 0.32, body_top - h * 0.75),
+         (x + length * 0.7, body_top - h * 0.75), (x + length * 0.82, body_top + 1)],
+        fill=colour,
+    )  # fmt: skip
+    glass = (170, 200, 220)
+    draw.polygon(
+        [(x + length * 0.27, body_top), (x + length * 0.34, body_top - h * 0.6),
+         (x + length * 0.5, body_top - h * 0.6), (x + length * 0.5, body_top)],
+        fill=glass,
+    )  # fmt: skip
+    draw.polygon(
+        [(x + length * 0.53, body_top), (x + length * 0.53, body_top - h * 0.6),
+         (x + length * 0.68, body_top - h * 0.6), (x + length * 0.77, body_top)],
+        fill=glass,
+    )  # fmt: skip
+    draw.rectangle(
+        (x + length * 0.93, body_top + h * 0.2, x + length, body_top + h * 0.45),
+        fill=(250, 236, 170),
+    )
+    for wx in (x + length * 0.22, x + length * 0.78):
+        draw.ellipse((wx - wheel, road_y - 2 * wheel, wx + wheel, road_y), fill=(30, 30, 34))
+        hub = wheel * 0.45
+        draw.ellipse(
+            (wx - hub, road_y - wheel - hub, wx + hub, road_y - wheel + hub), fill=(170, 170, 176)
+        )
+
+
 def paint_city(
     draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame, ask: Ask
 ) -> None:
@@ -152,6 +188,11 @@ def paint_city(
     sky = paint_sky(draw, image, rng, frame, ask, street_y * 0.8)
     hue = ask.pick((0.6, 0.08, 0.75), salt=3)
     _skyline(draw, rng, frame, sky, street_y - frame.px(30), hue, near=False)
+    # The far row stands a little higher: fill below it so gaps in the near row show
+    # more city, not the empty canvas.
+    draw.rectangle(
+        (0, street_y - frame.px(40), w, street_y), fill=mix(sky.bottom, hsl(hue, 0.2, 0.3), 0.6)
+    )
     _skyline(draw, rng, frame, sky, street_y, hue, near=True)
 
     # Pavement, kerb and road; lane marks give the foreground edges and depth.
@@ -165,7 +206,8 @@ def paint_city(
         )
     draw.rectangle((0, street_y + frame.px(70), w, street_y + frame.px(82)), fill=(120, 118, 114))
     draw.rectangle((0, street_y + frame.px(82), w, frame.height), fill=(70, 72, 78))
-    lane_y = street_y + frame.px(82) + (frame.height - street_y) * 0.25
+    road_top = street_y + frame.px(82)
+    lane_y = road_top + (frame.content_bottom - road_top) * 0.45
     for x in range(frame.px(30), w, frame.px(220)):
         draw.rectangle((x, lane_y, x + frame.px(120), lane_y + frame.px(10)), fill=(236, 232, 214))
 
@@ -177,5 +219,23 @@ def paint_city(
         tree(draw, tx, street_y + frame.px(8), frame.px(170), leaf, True)
     count = rng.randint(6, 9) if ask.has("people") else rng.randint(2, 4)
     draw_crowd(
-        draw, rng, frame.px(60), w - frame.px(60), street_y + frame.px(66), frame.px(230), count
+        draw,
+        rng,
+        frame.px(60),
+        w - frame.px(60),
+        street_y + frame.px(66),
+        frame.px(230),
+        count,
+        pavement,
     )
+    # Traffic after the pedestrians: the road is nearer the camera than the pavement.
+    # A car is about 0.45 of its length tall, so each lane's cars fit between its
+    # wheel line and the line behind it.
+    lanes = ((road_top, lane_y - frame.px(4)), (lane_y, frame.content_bottom - frame.px(8)))
+    for back, wheels in lanes:
+        length = min(frame.px(360), (wheels - back) / 0.45)
+        car_x: float = -frame.px(rng.uniform(0, 300))
+        while car_x < w and length > frame.px(40):
+            colour = hsl(rng.random(), rng.uniform(0.4, 0.7), rng.uniform(0.35, 0.55))
+            _car(draw, car_x, wheels, length, colour)
+            car_x += length + frame.px(rng.uniform(260, 700))

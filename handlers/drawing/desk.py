@@ -173,9 +173,10 @@ def paint_desk(
     change the wall colour, the desk height and the order of things."""
     w = frame.width
     p = frame.px
-    desk_y = frame.content_bottom * ask.pick((0.66, 0.74, 0.58), salt=2)
+    desk_y = frame.content_bottom * ask.pick((0.64, 0.78, 0.54), salt=2)
     wall_hue = frame.hue
-    wall_top = hsl(wall_hue, 0.25, ask.pick((0.78, 0.62, 0.7), salt=3))
+    # Light, dark (an evening room) and mid walls: the candidates' overall tone differs.
+    wall_top = hsl(wall_hue, 0.25, ask.pick((0.8, 0.3, 0.6), salt=3))
     image.paste(
         vertical_gradient(w, round(desk_y), wall_top, mix(wall_top, (255, 255, 255), 0.25)), (0, 0)
     )
@@ -218,9 +219,11 @@ def paint_desk(
     props += [(_mug, 1.2), (_plant, 1.0)]
     if mirror:
         props.reverse()
-    scale = p(ask.pick((150, 130, 170), salt=6))
     spacing = p(60)
-    x = (w - sum(units for _, units in props) * scale - spacing * (len(props) - 1)) / 2
-    for prop, units in props:
-        prop(draw, rng, x + units * scale / 2, desk_y + p(22), scale, ink)
-        x += units * scale + spacing
+    total = sum(share for _, share in props)
+    room = w - p(160) - spacing * (len(props) - 1)
+    scale = min(p(ask.pick((200, 170, 230), salt=6)), room / total)
+    x = (w - total * scale - spacing * (len(props) - 1)) / 2
+    for prop, share in props:
+        prop(draw, rng, x + share * scale / 2, desk_y + p(22), scale, ink)
+        x += share * scale + spacing

@@ -129,6 +129,41 @@ def _node(
         bar(draw, text_x, top + index * line_gap, room * share, thick, colour)
 
 
+def _versus(
+    draw: ImageDraw.ImageDraw, frame: Frame, centre: tuple[float, float], fill: RGB, ink: RGB
+) -> None:
+    """A round badge with a "not equal" sign between a comparison's two columns."""
+    x, y = centre
+    r = frame.px(44)
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=fill, outline=ink, width=frame.px(6))
+    stroke = frame.px(7)
+    for dy in (-0.22, 0.22):
+        draw.line((x - r * 0.45, y + dy * r, x + r * 0.45, y + dy * r), fill=ink, width=stroke)
+    draw.line((x + r * 0.28, y - r * 0.55, x - r * 0.28, y + r * 0.55), fill=ink, width=stroke)
+
+
+def _link(draw: ImageDraw.ImageDraw, frame: Frame, a: Box, b: Box, fill: RGB, ink: RGB) -> None:
+    """Two interlocked chain links on a badge halfway between two boxes."""
+    ax, ay = _edge_point(a, ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2))
+    bx, by = _edge_point(b, ((a[0] + a[2]) / 2, (a[1] + a[3]) / 2))
+    x, y = (ax + bx) / 2, (ay + by) / 2
+    r = frame.px(30)
+    if math.hypot(bx - ax, by - ay) < 2.4 * r:
+        return  # no room between the boxes: the arrow alone says it
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+    link_w, link_h = r * 0.62, r * 0.38
+    stroke = frame.px(5)
+    for dx in (-0.28, 0.28):
+        cx = x + dx * r
+        rounded(
+            draw,
+            (cx - link_w / 2, y - link_h / 2, cx + link_w / 2, y + link_h / 2),
+            round(link_h / 2),
+            outline=ink,
+            width=stroke,
+        )
+
+
 def _background(draw: ImageDraw.ImageDraw, frame: Frame, palette: Palette, dots: bool) -> None:
     draw.rectangle((0, 0, frame.width, frame.height), fill=palette.background)
     step = frame.px(48)
@@ -173,8 +208,16 @@ def paint_diagram(
             (x - r, y - r, x + r, y + r), fill=accent, outline=palette.background, width=frame.px(5)
         )
 
+    if plan.versus is not None:
+        _versus(draw, frame, plan.versus, accent, palette.background)
+    if ask.has("block"):
+        # Blocks joined by hashes: a chain link on every connection.
+        for a, b in plan.arrows:
+            _link(draw, frame, plan.boxes[a], plan.boxes[b], connector, palette.background)
+
     icons = icons_for(ask.subjects) or [dot]
     for index, box in enumerate(plan.boxes):
         strong = index in plan.strong
         node_hue = hue if strong else hue + rng.uniform(-0.1, 0.1)
-        _node(draw, box, rng, frame, node_hue, palette, icons[index % len(icons)], strong)
+        group = plan.groups[index] if plan.groups else index
+        _node(draw, box, rng, frame, node_hue, palette, icons[group % len(icons)], strong)

@@ -255,6 +255,6 @@ ICONS: dict[str, Icon] = {
 }
 
 
-def icons_for(subjects: frozenset[str]) -> list[Icon]:
-    """Icons for the named subjects, in a fixed order (sets have none)."""
-    return [icon for name, icon in ICONS.items() if name in subjects]
+def icons_for(subjects: tuple[str, ...]) -> list[Icon]:
+    """Icons for the named subjects that have one, in the order they were named."""
+    return [ICONS[name] for name in subjects if name in ICONS]

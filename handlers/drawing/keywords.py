@@ -118,19 +118,22 @@ def _matches(word: str, keyword: str) -> bool:
     return word == keyword
 
 
-def _named(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
-    """Keys of ``table`` whose keywords occur in ``text``, in table order."""
+def _named(text: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Keys of ``table`` whose keywords occur in ``text``, in order of first mention
+    ("Banka ile Bitcoin" puts the bank first, as a comparison's left column)."""
     found = words(text)
-    return [
-        key
-        for key, keywords in table.items()
-        if any(_matches(word, keyword) for word in found for keyword in keywords)
-    ]
+    first: dict[str, int] = {}
+    for position, word in enumerate(found):
+        for key, keywords in table.items():
+            if key not in first and any(_matches(word, keyword) for keyword in keywords):
+                first[key] = position
+    return tuple(sorted(first, key=first.__getitem__))
 
 
-def subjects_in(text: str) -> frozenset[str]:
-    """The things ``text`` names, as SUBJECT_WORDS keys: "Pazar" -> {"market"}."""
-    return frozenset(_named(text, SUBJECT_WORDS))
+def subjects_in(text: str) -> tuple[str, ...]:
+    """The things ``text`` names, as SUBJECT_WORDS keys in order of first mention:
+    "Pazarda insanlar" -> ("market", "people")."""
+    return _named(text, SUBJECT_WORDS)
 
 
 def layout_named(text: str) -> str | None:
@@ -148,7 +151,7 @@ class Ask:
     first three candidates of a chapter never share one.
     """
 
-    subjects: frozenset[str] = frozenset()
+    subjects: tuple[str, ...] = ()
     layout: str | None = None
     variant: int = 0
     base: int = 0

@@ -1,5 +1,5 @@
-"""The offline renderer's outdoor pieces: a sky with sun and clouds, rolling hills,
-trees and village houses, and the landscape that is b-roll's fallback scene."""
+"""The offline renderer's outdoor pieces: a sky with sun and clouds, rolling hills, a
+meadow, trees and cottages. countryside.py composes them into scenes."""
 
 from __future__ import annotations
 
@@ -46,10 +46,11 @@ def paint_sky(
     w = frame.width
     top, bottom = ask.pick(SKIES, salt=1)
     sky = Sky(top, bottom, horizon)
-    height = max(1, round(horizon) + frame.px(40))
-    image.paste(
-        vertical_gradient(w, height, top, mix(top, bottom, height / max(1.0, horizon))), (0, 0)
-    )
+    height = max(1, round(horizon))
+    image.paste(vertical_gradient(w, height, top, bottom), (0, 0))
+    # Below the horizon the haze colour, so a gap in whatever stands there never shows
+    # the empty canvas.
+    draw.rectangle((0, height, w, frame.height), fill=bottom)
 
     sun_r = frame.px(rng.uniform(50, 80))
     sun_x = rng.uniform(0.1, 0.9) * w
@@ -125,6 +126,35 @@ def paint_hills(
     return near
 
 
+def meadow(
+    draw: ImageDraw.ImageDraw, rng: random.Random, frame: Frame, top: float, ground: RGB
+) -> None:
+    """Grass tufts and a few flowers in rows from ``top`` down to the title band,
+    larger towards the camera: the near field gets texture and depth."""
+    blade = mix(ground, (0, 0, 0), 0.25)
+    light = mix(ground, (255, 255, 255), 0.15)
+    y = top + frame.px(10)
+    size = frame.px(7)
+    while y < frame.content_bottom:
+        x = rng.uniform(0, frame.px(90))
+        while x < frame.width:
+            colour = blade if rng.random() < 0.7 else light
+            width = max(1, size // 4)
+            for lean in (-0.6, 0.0, 0.6):
+                draw.line(
+                    (x, y, x + lean * size, y - size * (1.4 - abs(lean) * 0.5)),
+                    fill=colour,
+                    width=width,
+                )
+            if rng.random() < 0.08:
+                r = max(1, size // 3)
+                petal = rng.choice(((250, 240, 240), (250, 210, 80), (230, 90, 110)))
+                draw.ellipse((x - r, y - size * 1.6 - r, x + r, y - size * 1.6 + r), fill=petal)
+            x += frame.px(rng.uniform(50, 130)) * (1 + size / frame.px(20))
+        y += size * 2.6
+        size = max(size + 1, round(size * 1.18))
+
+
 def tree(
     draw: ImageDraw.ImageDraw, x: float, ground: float, size: float, leaf: RGB, round_top: bool
 ) -> None:
@@ -169,33 +199,6 @@ def house(
         )
 
 
-def paint_landscape(
-    draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame, ask: Ask
-) -> None:
-    """Hills under a sky; village houses when the text names houses. Camera height
-    and where the trees gather change per candidate."""
-    horizon = frame.content_bottom * ask.pick((0.5, 0.62, 0.4), salt=2)
-    sky = paint_sky(draw, image, rng, frame, ask, horizon)
-    land_hue = ask.pick((0.27, 0.31, 0.12, 0.36), salt=3)
-    ridge = paint_hills(draw, rng, frame, sky, land_hue)
-    side = ask.pick((0.25, 0.75, 0.5), salt=4)
-    leaf = hsl(land_hue, 0.5, 0.2)
-    for _ in range(rng.randint(6, 10)):
-        share = min(0.98, max(0.02, rng.gauss(side, 0.2)))
-        point = ridge[min(len(ridge) - 1, int(share * len(ridge)))]
-        size = frame.px(rng.uniform(70, 140))
-        tree(draw, point[0], point[1] + frame.px(12), size, leaf, rng.random() < 0.5)
-    if ask.has("house"):
-        walls = ((236, 226, 204), (222, 196, 160), (240, 240, 236))
-        roofs = ((170, 70, 50), (120, 60, 50), (90, 90, 100))
-        for index in range(rng.randint(3, 5)):
-            share = min(0.95, max(0.05, 1 - side + (index - 2) * 0.12))
-            point = ridge[min(len(ridge) - 1, int(share * len(ridge)))]
-            house(
-                draw,
-                point[0],
-                point[1] + frame.px(30),
-                frame.px(rng.uniform(110, 170)),
-                rng.choice(walls),
-                rng.choice(roofs),
-            )
+def ground_colour(ask: Ask) -> RGB:
+    """The near field's colour: grass for most candidates, dry grass for one."""
+    return hsl(ask.pick((0.27, 0.31, 0.12, 0.36), salt=3), 0.45, 0.26)

@@ -21,6 +21,11 @@ class Plan:
     dots: list[tuple[float, float]] = field(default_factory=list)
     # Boxes drawn stronger: the hub, the column heads, the top layer.
     strong: set[int] = field(default_factory=set)
+    # Which of the named things each box stands for (comparison: one per column);
+    # empty means box i takes the i-th, round robin.
+    groups: list[int] = field(default_factory=list)
+    # Centre of the "versus" badge between the two columns of a comparison.
+    versus: tuple[float, float] | None = None
 
 
 def _box(cx: float, cy: float, w: float, h: float) -> Box:
@@ -64,7 +69,7 @@ def stacked(count: int, left: int, top: int, right: int, bottom: int) -> Plan:
     """Layers one above the other, widening downwards like a pyramid of foundations."""
     count = min(max(count, 3), 5)
     slot = (bottom - top) / count
-    box_h = slot * 0.72
+    box_h = slot * 0.62
     cx = (left + right) / 2
     full = (right - left) * 0.82
     boxes = []
@@ -94,7 +99,15 @@ def comparison(count: int, left: int, top: int, right: int, bottom: int) -> Plan
             boxes.append(_box(cx, cy, column_w * 0.86, min(slot * 0.72, head_h)))
             arrows.append((len(boxes) - 2 if k else head, len(boxes) - 1))
     divider = (mid, top, mid, bottom)
-    return Plan(boxes, arrows, lines=[divider], dots=[(mid, (top + bottom) / 2)], strong=strong)
+    groups = [0] * (per_column + 1) + [1] * (per_column + 1)
+    return Plan(
+        boxes,
+        arrows,
+        lines=[divider],
+        dots=[(mid, (top + bottom) / 2)],
+        strong=strong,
+        groups=groups,
+    )
 
 
 def timeline(count: int, left: int, top: int, right: int, bottom: int) -> Plan:

@@ -182,14 +182,15 @@ def paint_market(
     draw.rectangle((0, houses_ground, w, frame.height), fill=earth)
     stone = mix(earth, (255, 255, 255), 0.22)
     y = houses_ground + frame.px(6)
-    size = frame.px(18)
+    size = frame.px(22)
     row = 0
-    while y < frame.height:
+    # Stones stop at the title band: under it they would only cost PNG bytes.
+    while y < frame.content_bottom:
         offset = (row % 2) * size
         for x in range(-size + offset, w, size * 2 + frame.px(6)):
             draw.ellipse((x, y, x + size * 2, y + size), fill=stone)
         y += size + frame.px(6)
-        size = max(2, round(size * 1.08))
+        size = max(2, round(size * 1.12))
         row += 1
 
     stalls = ask.pick((3, 4, 2), salt=3)
@@ -220,7 +221,8 @@ def paint_market(
         rng,
         left,
         min(w - frame.px(40), left + spread),
-        ground + frame.px(90),
-        stall_h * 0.78,
+        ground + frame.px(140),
+        stall_h * 0.9,
         count,
+        earth,
     )

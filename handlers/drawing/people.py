@@ -106,12 +106,13 @@ def _hair_front(draw: ImageDraw.ImageDraw, look: Look, cx: float, cy: float, r: 
         (cx - r * 1.06, cy - r * 1.12, cx + r * 1.06, cy + r * 0.55), 180, 360, fill=look.hair
     )
     # Side locks reach past the ears so the hair frames the face.
-    side = r * 0.28
-    draw.rectangle(
-        (cx - r * 1.04, cy - r * 0.3, cx - r * 1.04 + side, cy + r * 0.35), fill=look.hair
+    side = r * 0.24
+    radius = round(side / 2)
+    rounded(
+        draw, (cx - r * 1.04, cy - r * 0.4, cx - r * 1.04 + side, cy + r * 0.2), radius, look.hair
     )
-    draw.rectangle(
-        (cx + r * 1.04 - side, cy - r * 0.3, cx + r * 1.04, cy + r * 0.35), fill=look.hair
+    rounded(
+        draw, (cx + r * 1.04 - side, cy - r * 0.4, cx + r * 1.04, cy + r * 0.2), radius, look.hair
     )
 
 
@@ -132,6 +133,49 @@ def _face(draw: ImageDraw.ImageDraw, look: Look, cx: float, cy: float, r: float)
             fill=mix(look.skin, (120, 40, 40), 0.6),
             width=max(1, round(r * 0.07)),
         )
+
+
+def _arms(
+    draw: ImageDraw.ImageDraw,
+    look: Look,
+    cx: float,
+    shoulder_y: float,
+    half_shoulder: float,
+    arm_w: float,
+    h: float,
+) -> None:
+    """Arms over the torso's edge with a hand at the end; pose 2 holds a basket of
+    goods in front (shopping, bartering)."""
+    hands = []
+    for side in (-1, 1):
+        sx = cx + side * (half_shoulder - arm_w * 0.45)
+        sy = shoulder_y + arm_w * 0.5
+        if look.pose == 1 and side == 1:
+            elbow = (sx + h * 0.09, sy - h * 0.02)
+            hand = (sx + h * 0.12, sy - h * 0.17)
+        elif look.pose == 2:
+            elbow = (sx + side * h * 0.03, sy + h * 0.15)
+            hand = (sx - side * h * 0.06, sy + h * 0.2)
+        else:
+            elbow = (sx + side * h * 0.035, sy + h * 0.16)
+            hand = (sx + side * h * 0.045, sy + h * 0.31)
+        # Sleeves a shade darker than the body, so an arm reads against the torso.
+        _limb(draw, [(sx, sy), elbow, hand], mix(look.top, (0, 0, 0), 0.14), arm_w)
+        hands.append(hand)
+    if look.pose == 2:
+        y = hands[0][1]
+        fruit = h * 0.03
+        for k in range(3):
+            fx = cx + (k - 1) * fruit * 1.8
+            draw.ellipse(
+                (fx - fruit, y - fruit * 1.6, fx + fruit, y + fruit * 0.4), fill=(226, 120, 40)
+            )
+        draw.chord(
+            (cx - h * 0.09, y - h * 0.06, cx + h * 0.09, y + h * 0.07), 0, 180, fill=(170, 120, 64)
+        )
+    hr = arm_w * 0.52
+    for x, y in hands:
+        draw.ellipse((x - hr, y - hr, x + hr, y + hr), fill=look.skin)
 
 
 def draw_person(
@@ -165,23 +209,6 @@ def draw_person(
             fill=shoe,
         )  # fmt: skip
 
-    # Arms behind the torso's edge, with a skin-coloured hand at the end.
-    for side in (-1, 1):
-        sx = cx + side * (half_shoulder - arm_w * 0.45)
-        sy = shoulder_y + arm_w * 0.5
-        if look.pose == 1 and side == 1:
-            elbow = (sx + h * 0.09, sy - h * 0.02)
-            hand = (sx + h * 0.12, sy - h * 0.17)
-        elif look.pose == 2:
-            elbow = (sx + side * h * 0.03, sy + h * 0.15)
-            hand = (sx - side * h * 0.06, sy + h * 0.2)
-        else:
-            elbow = (sx + side * h * 0.035, sy + h * 0.16)
-            hand = (sx + side * h * 0.045, sy + h * 0.31)
-        _limb(draw, [(sx, sy), elbow, hand], look.top, arm_w)
-        hr = arm_w * 0.62
-        draw.ellipse((hand[0] - hr, hand[1] - hr, hand[0] + hr, hand[1] + hr), fill=look.skin)
-
     # Torso: shoulders wider than hips; a dress flares below the hips instead.
     body = [
         (cx - half_shoulder, shoulder_y + h * 0.02),
@@ -203,6 +230,8 @@ def draw_person(
             (cx - half_hip, hip_y - h * 0.025, cx + half_hip, hip_y),
             fill=mix(look.bottom, (0, 0, 0), 0.3),
         )
+
+    _arms(draw, look, cx, shoulder_y, half_shoulder, arm_w, h)
 
     # Neck, then the head over it.
     neck_w = head_r * 0.42
@@ -252,9 +281,11 @@ def draw_crowd(
     ground_y: float,
     height: float,
     count: int,
+    ground: RGB,
 ) -> None:
     """``count`` people spread between left and right, back row smaller and higher,
-    drawn back to front so nearer people overlap farther ones."""
+    drawn back to front so nearer people overlap farther ones. Each stands on a soft
+    shadow in a darker shade of ``ground``, so nobody floats."""
     if count <= 0 or right <= left:
         return
     slots = [(left + (right - left) * (i + rng.uniform(0.25, 0.75)) / count) for i in range(count)]
@@ -266,4 +297,10 @@ def draw_crowd(
     for depth, x in sorted(placed, key=lambda item: item[0]):
         scale = 0.72 + 0.28 * depth
         y = ground_y - height * 0.14 * (1 - depth)
-        draw_person(draw, x, y, height * scale * rng.uniform(0.9, 1.05), random_look(rng))
+        tall = height * scale * rng.uniform(0.9, 1.05)
+        shadow_w, shadow_h = tall * 0.16, tall * 0.025
+        draw.ellipse(
+            (x - shadow_w, y - shadow_h, x + shadow_w * 1.3, y + shadow_h),
+            fill=mix(ground, (0, 0, 0), 0.3),
+        )
+        draw_person(draw, x, y, tall, random_look(rng))

@@ -288,6 +288,38 @@ def _list_detail(
     return button
 
 
+def _back_window(
+    draw: ImageDraw.ImageDraw,
+    frame: Frame,
+    rng: random.Random,
+    box: Box4,
+    theme: dict[str, RGB],
+    hue: float,
+) -> None:
+    """A window behind the main one: title bar and a column of text lines."""
+    p = frame.px
+    rounded(
+        draw,
+        (box[0] + p(10), box[1] + p(14), box[2] + p(10), box[3] + p(14)),
+        p(18),
+        fill=hsl(hue, 0.35, 0.16),
+    )
+    rounded(draw, box, p(18), fill=theme["body"])
+    rounded(draw, (box[0], box[1], box[2], box[1] + p(52)), p(18), fill=theme["chrome"])
+    draw.rectangle((box[0], box[1] + p(30), box[2], box[1] + p(52)), fill=theme["chrome"])
+    y = box[1] + p(90)
+    while y + p(14) < box[3] - p(30):
+        bar(
+            draw,
+            box[0] + p(40),
+            y,
+            (box[2] - box[0] - p(80)) * rng.uniform(0.4, 0.9),
+            p(14),
+            theme["line"],
+        )
+        y += p(36)
+
+
 def paint_screen_share(
     draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame, ask: Ask
 ) -> None:
@@ -312,10 +344,21 @@ def paint_screen_share(
             fill=hsl(hue + 0.03, 0.35, 0.3 + 0.02 * k),
         )
 
-    content = ask.pick((_dashboard, _chart_view, _list_detail), salt=1)
-    theme = DARK if ask.pick((False, True, False), salt=2) else LIGHT
-    inset = ask.pick((110, 60, 160), salt=3)
-    win = (p(inset), p(70), frame.width - p(inset), frame.content_bottom - p(36))
+    # A chart named in the text is what the first candidate shows.
+    content = ask.pick(
+        (_dashboard, _chart_view, _list_detail), salt=1, first=1 if ask.has("chart") else None
+    )
+    # Dark mode for one candidate in three, like the diagrams.
+    theme = DARK if ask.variant % 3 == 1 else LIGHT
+    placement = ask.pick(("full", "wide", "beside"), salt=3)
+    if placement == "beside":
+        # A second window behind, so the desktop reads as a desktop, not a slide.
+        back = (p(50), p(150), frame.width * 0.5, frame.content_bottom - p(150))
+        _back_window(draw, frame, rng, back, DARK if theme is LIGHT else LIGHT, hue)
+        win = (frame.width * 0.3, p(60), frame.width - p(50), frame.content_bottom - p(40))
+    else:
+        inset = 110 if placement == "full" else 50
+        win = (p(inset), p(70), frame.width - p(inset), frame.content_bottom - p(36))
     rounded(
         draw,
         (win[0] + p(10), win[1] + p(14), win[2] + p(10), win[3] + p(14)),
