@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from handlers.drawing.icons import Icon, dot, icons_for
 from handlers.drawing.keywords import LAYOUTS, Ask
-from handlers.drawing.layouts import LAYOUT_PLANS
+from handlers.drawing.layouts import LAYOUT_PLANS, transposed
 from handlers.drawing.shapes import Box, Frame, bar, hsl, rounded
 from handlers.drawing.text import RGB, mix
 
@@ -193,7 +193,11 @@ def paint_diagram(
     count = rng.randint(3, 6)
     left, right = frame.px(110), frame.width - frame.px(110)
     top, bottom = frame.px(90), frame.content_bottom - frame.px(50)
-    plan = LAYOUT_PLANS[layout](count, left, top, right, bottom)
+    if layout in ("flow", "timeline") and bottom - top > right - left:
+        # Portrait frame: lay the row out across the height, then turn it upright.
+        plan = transposed(LAYOUT_PLANS[layout](count, top, left, bottom, right))
+    else:
+        plan = LAYOUT_PLANS[layout](count, left, top, right, bottom)
 
     connector = palette.line
     width, head, gap = frame.px(6), frame.px(26), frame.px(12)

@@ -124,11 +124,32 @@ def timeline(count: int, left: int, top: int, right: int, bottom: int) -> Plan:
         x = left + step * (index + 0.5)
         above = index % 2 == 0
         cy = top + box_h / 2 if above else bottom - box_h / 2
-        boxes.append(_box(x, cy, box_w * 0.92 if count > 4 else box_w * 0.8, box_h))
+        width = box_w * 0.92 if count > 4 else box_w * 0.8
+        # The stem stays on the date; the end boxes shift inwards to stay in the frame.
+        cx = min(max(x, left + width / 2), right - width / 2)
+        boxes.append(_box(cx, cy, width, box_h))
         edge = cy + box_h / 2 if above else cy - box_h / 2
         lines.append((x, edge, x, axis_y))
         dots.append((x, axis_y))
     return Plan(boxes, lines=lines, dots=dots)
+
+
+def transposed(plan: Plan) -> Plan:
+    """The plan mirrored across the diagonal: a row becomes a column. Flow and
+    timeline are laid out this way on portrait frames."""
+
+    def flip(box: Box) -> Box:
+        return box[1], box[0], box[3], box[2]
+
+    return Plan(
+        [flip(box) for box in plan.boxes],
+        plan.arrows,
+        lines=[(y0, x0, y1, x1) for x0, y0, x1, y1 in plan.lines],
+        dots=[(y, x) for x, y in plan.dots],
+        strong=plan.strong,
+        groups=plan.groups,
+        versus=(plan.versus[1], plan.versus[0]) if plan.versus else None,
+    )
 
 
 LAYOUT_PLANS = {

@@ -119,6 +119,22 @@ def _offline_label(image: Image.Image, frame: Frame, font_path: str) -> None:
     )
 
 
+# Scenes are designed for video frames. A smaller or oddly shaped frame is painted on a
+# canvas at least this large (aspect ratio clamped to 1:4..4:1) and scaled to fit:
+# shapes drawn directly would shrink to nothing or to inverted boxes Pillow rejects.
+MIN_SCENE = (480, 270)
+MAX_ASPECT = 4.0
+
+
+def _canvas_size(width: int, height: int) -> tuple[int, int]:
+    aspect = width / height
+    if width >= MIN_SCENE[0] and height >= MIN_SCENE[1] and 1 / MAX_ASPECT <= aspect <= MAX_ASPECT:
+        return width, height
+    aspect = min(MAX_ASPECT, max(1 / MAX_ASPECT, aspect))
+    canvas_height = max(MIN_SCENE[1], MIN_SCENE[0] / aspect)
+    return round(canvas_height * aspect), round(canvas_height)
+
+
 def render_offline(request: ImageRequest, bold_font: str, regular_font: str) -> Image.Image:
     """Draw the placeholder image for one request; same request, same pixels."""
     base = chapter_seed(request)
@@ -128,9 +144,12 @@ def render_offline(request: ImageRequest, bold_font: str, regular_font: str) -> 
     # Candidates step round the colour wheel by about a third: different hue families.
     hue = (base % 1000) / 1000 + variant * 0.37
     frame = Frame(max(1, request.width), max(1, request.height), hue % 1.0)
-    image = Image.new("RGB", (frame.width, frame.height))
+    canvas = Frame(*_canvas_size(frame.width, frame.height), frame.hue)
+    image = Image.new("RGB", (canvas.width, canvas.height))
     painter = _PAINTERS.get(request.visual_type, _paint_abstract)
-    painter(ImageDraw.Draw(image), image, rng, frame, ask)
+    painter(ImageDraw.Draw(image), image, rng, canvas, ask)
+    if canvas.width != frame.width or canvas.height != frame.height:
+        image = image.resize((frame.width, frame.height), Image.Resampling.LANCZOS)
     _title_band(image, request.title, frame, bold_font)
     _offline_label(image, frame, regular_font)
     return image

@@ -238,9 +238,12 @@ def paint_phone(
 
     place = ask.pick((0.5, 0.27, 0.73), salt=1)
     dark = ask.pick((False, True, False), salt=2)
-    s = (frame.content_bottom - frame.px(70)) / 0.98  # the phone's height
+    margin = frame.px(30)
+    # The phone's height: the frame's content height, unless a narrow (portrait)
+    # frame leaves too little width for a phone that tall.
+    s = min((frame.content_bottom - frame.px(70)) / 0.98, (w - 2 * margin) / 0.49)
     phone_w = s * 0.49
-    cx = w * place
+    cx = min(max(w * place, phone_w / 2 + margin), w - phone_w / 2 - margin)
     top = frame.px(40)
     body = (cx - phone_w / 2, top, cx + phone_w / 2, top + s)
     shadow = mix(hsl(hue, 0.45, 0.3), (0, 0, 0), 0.4)
@@ -289,7 +292,9 @@ def paint_phone(
         for k in range(2 if len(sides) == 1 else 1):
             gap = s * 0.1
             x0 = body[2] + gap if side == 1 else body[0] - gap - card_w
-            x0 = min(max(x0, frame.px(30)), w - frame.px(30) - card_w)
+            x0 = min(max(x0, margin), w - margin - card_w)
+            if x0 < body[2] and x0 + card_w > body[0]:
+                continue  # no room beside the phone (a narrow frame): leave the screen clear
             y0 = top + s * (0.2 + 0.35 * k) + (s * 0.2 if side == -1 else 0)
             _callout(draw, (x0, y0, x0 + card_w, y0 + card_h), s, theme, shadow, step == 1)
             step += 1

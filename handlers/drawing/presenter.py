@@ -2,9 +2,9 @@
 jacket) behind a desk, in front of a wall with a bookshelf, a framed picture and a
 plant.
 
-Drawn in 1920x1080 design units, scaled to the frame and standing on its bottom edge,
-so a portrait or tiny frame shows the same scene. The same presenter in every chapter,
-as on a real channel: nothing here depends on the title.
+Drawn in 1920x1080 design units and scaled to cover the frame, so a portrait or tiny
+frame shows the same scene. The same presenter in every chapter, as on a real
+channel: nothing here depends on the title.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ BOOKS: tuple[RGB, ...] = (
 
 
 class Studio:
-    """Maps design coordinates (1920x1080) onto the frame."""
+    """Maps design coordinates (1920x1080) onto the frame so the scene covers it,
+    centred: a portrait frame crops the shelf and the plant, never the presenter."""
 
     def __init__(self, draw: ImageDraw.ImageDraw, width: int, height: int) -> None:
         self.draw = draw
-        self.k = min(width / 1920, height / 1080)
+        self.k = max(width / 1920, height / 1080)
         self.dx = width / 2 - 960 * self.k
-        self.dy = height - 1080 * self.k
+        self.dy = height / 2 - 540 * self.k
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
         k = self.k
