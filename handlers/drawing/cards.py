@@ -38,8 +38,8 @@ def _brand_pattern(draw: ImageDraw.ImageDraw, width: int, height: int, backgroun
     margin round the frame keep the exact brand colour."""
     h = height
     for cx, cy, r, shade in (
-        (width * 0.74, -h * 0.1, h * 0.38, mix(background, BLACK, 0.3)),
-        (width * 0.24, h * 1.1, h * 0.36, mix(background, WHITE, 0.3)),
+        (width * 0.74, -h * 0.1, h * 0.38, mix(background, BLACK, 0.42)),
+        (width * 0.24, h * 1.1, h * 0.36, mix(background, WHITE, 0.38)),
     ):
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=shade)
         inner = r * 0.72
@@ -51,7 +51,7 @@ def _brand_pattern(draw: ImageDraw.ImageDraw, width: int, height: int, backgroun
     # Lines x - y = c, clipped by hand to the inset box (Pillow draws no clip paths).
     inset = _px(40, width, height)
     left, top, right, bottom = inset, inset, width - inset, height - inset
-    stripe = mix(background, BLACK, 0.07)
+    stripe = mix(background, BLACK, 0.08)
     step = _px(44, width, height)
     line_width = _px(3, width, height)
     for c in range(left - bottom, right - top, step):

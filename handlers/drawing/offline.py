@@ -1,7 +1,10 @@
 """Offline image provider: deterministic placeholder art drawn with Pillow.
 
-Used when no image API is configured (or for tests and dry runs). Every image carries
-an "offline render" label so nobody mistakes it for a generated picture.
+Used when no image API is configured (or for tests and dry runs). It draws what the
+chapter's title and visual description name (keywords.py: a market, people, a city,
+a phone...), and each candidate of a chapter takes a different layout, palette and
+composition. Every image carries an "offline render" label and the title band, so
+nobody mistakes it for a generated picture.
 """
 
 from __future__ import annotations
