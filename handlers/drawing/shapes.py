@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageOps
 
+from handlers.drawing.keywords import Ask
 from handlers.drawing.text import RGB
 
 Box = tuple[int, int, int, int]
@@ -35,7 +36,8 @@ class Frame:
         return max(1, round(value * self.scale))
 
 
-Painter = Callable[[ImageDraw.ImageDraw, Image.Image, random.Random, Frame], None]
+# Draws one visual type into the frame: (draw, image, rng, frame, what the text asks).
+Painter = Callable[[ImageDraw.ImageDraw, Image.Image, random.Random, Frame, Ask], None]
 
 
 def rounded(
