@@ -29,7 +29,7 @@ from handlers.outputs.manifest import (
     write_manifest,
 )
 from handlers.outputs.markers import write_marker
-from handlers.outputs.png import decode_image, encode_png
+from handlers.outputs.png import decode_image, encode_png, png_text, retag
 
 MAX_CANDIDATE_BYTES = 100_000_000
 
@@ -57,11 +57,19 @@ class Recorder:
 
     # -- images -------------------------------------------------------------------------
 
-    def write_image(self, entry: ManifestEntry, img: Image.Image) -> ManifestEntry:
+    def write_image(
+        self, entry: ManifestEntry, img: Image.Image | None, png: bytes | None = None
+    ) -> ManifestEntry:
+        """The chapter's image: `img` encoded, or `png` (a kept candidate's file, at the
+        frame size already) with the entry's metadata in place of the candidate's."""
         target = ensure_inside(
             self.paths, self._mkdir(self.paths.images) / self.paths.image(entry.chapter_id).name
         )
-        data = encode_png(img, png_meta(entry))
+        if png is not None:
+            data = retag(png, png_meta(entry))
+        else:
+            assert img is not None
+            data = encode_png(img, png_meta(entry))
         self._invalidate_render()
         atomic.write_bytes(target, data)
         return with_file_facts(entry, target, sha256=sha256_bytes(data))
@@ -81,25 +89,50 @@ class Recorder:
 
     def write_candidate(
         self, chapter_id: str, candidate: str, img: Image.Image, meta: dict[str, str]
-    ) -> tuple[str, str, int]:
+    ) -> tuple[str, str, bytes]:
         """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
-        to images/, sha256, bytes)."""
+        to images/, sha256, the PNG's bytes)."""
         parent = self._mkdir(self._mkdir(self.paths.images) / layout.CANDIDATES_DIR)
         directory = self._mkdir(parent / chapter_id)
         target = ensure_inside(self.paths, directory / layout.candidate_name(candidate))
         data = encode_png(img, meta)
         atomic.write_bytes(target, data)
         relative = f"{layout.CANDIDATES_DIR}/{chapter_id}/{target.name}"
-        return relative, sha256_bytes(data), len(data)
+        return relative, sha256_bytes(data), data
 
-    def read_candidate(self, relative: str, sha256: str | None) -> Image.Image:
-        """A kept candidate, decoded (for a manual pick or a re-ranking); refused when
-        the file is no longer the one that was checked."""
+    def read_candidate(self, relative: str, sha256: str | None) -> tuple[Image.Image, bytes]:
+        """A kept candidate, decoded, and its file's bytes (for a manual pick or a
+        re-ranking); refused when the file is no longer the one that was checked."""
         target = ensure_inside(self.paths, self.paths.images / relative)
         data = read_regular_file(target, max_bytes=MAX_CANDIDATE_BYTES, what="candidate image")
         if sha256 is not None and sha256_bytes(data) != sha256:
             raise InputError(f"{target} changed since it was checked; not used")
-        return decode_image(data)
+        return decode_image(data), data
+
+    def orphan_candidates(
+        self, chapter_id: str, known: set[str]
+    ) -> list[tuple[str, dict[str, str], bytes, Image.Image]]:
+        """Candidate files of a chapter that no manifest names (a run was killed after
+        paying for them): (id, their PNG metadata, bytes, pixels), in number order.
+        Unreadable ones are skipped: they are replaced, never trusted."""
+        directory = self.paths.candidates(chapter_id)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        found = []
+        for name in sorted(names, key=lambda n: layout.candidate_number(n) or 0):
+            number = layout.candidate_number(name)
+            if number is None or layout.candidate_id(number) in known:
+                continue
+            target = ensure_inside(self.paths, directory / name)
+            try:
+                data = read_regular_file(target, max_bytes=MAX_CANDIDATE_BYTES, what="candidate")
+                image = decode_image(data).convert("RGB")
+            except (ImagegenError, OSError, ValueError, Image.DecompressionBombError):
+                continue
+            found.append((layout.candidate_id(number), png_text(data), data, image))
+        return found
 
     def _prune_candidates(self, entry: ManifestEntry) -> None:
         """After the manifest names a chapter's current candidates, the files of earlier
@@ -135,12 +168,13 @@ class Recorder:
         """An entry this run keeps as it was (reused, or not selected this time)."""
         self.entries[entry.chapter_id] = entry
 
-    def record(self, entry: ManifestEntry) -> None:
-        """A chapter finished (well or not): its entry goes into the manifest at once."""
+    def record(self, entry: ManifestEntry, *, new_generation: bool = False) -> None:
+        """A chapter finished (well or not): its entry goes into the manifest at once.
+        An entry of a new generation supersedes the candidate files of the last one."""
         self.entries[entry.chapter_id] = entry
         self.touched.add(entry.chapter_id)
         self.write_manifest()
-        if entry.candidates or entry.status in ("generated", "failed_checks"):
+        if new_generation:
             self._prune_candidates(entry)
 
     def write_manifest(self) -> None:

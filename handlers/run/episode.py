@@ -182,7 +182,9 @@ class EpisodeRun:
             "rescore": pipeline.RESCORE,
         }
         pipeline.run_chapters(
-            [(p, steps[p.action]) for p in work if p.action in steps], ctx, recorder.record
+            [(p, steps[p.action]) for p in work if p.action in steps],
+            ctx,
+            lambda plan, entry: recorder.record(entry, new_generation=plan.action == "generate"),
         )
         self._finish(episode, plans, work, services, ledger, recorder, all_marker, result)
         return result
