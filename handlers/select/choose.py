@@ -21,9 +21,7 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate, Selection] | None:
     passing = [c for c in candidates if c.passed]
     if not passing:
         return None
-    best = max(
-        passing, key=lambda c: (c.judge_score is not None, c.total, -candidates.index(c))
-    )
+    best = max(passing, key=lambda c: (c.judge_score is not None, c.total, -candidates.index(c)))
     method = "judge" if best.judge_score is not None else "checks"
     return best, Selection(method=method, why=explain(best, candidates))
 
