@@ -19,15 +19,16 @@ import structlog
 from config.settings import Settings
 from handlers.episode import layout
 from handlers.episode.chapters import load_chapters
-from handlers.episode.paths import ensure_inside, episode_dir_of, episode_paths
+from handlers.episode.dirs import EpisodeDirs
+from handlers.episode.paths import episode_dir_of, episode_paths
 from handlers.episode.routing import route_of
 from handlers.errors import ImagegenError, LockBusy, UsageError
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs.current import needs_job
 from handlers.outputs.manifest import read_manifest
-from handlers.outputs.markers import write_marker
-from handlers.outputs.picks import write_pick
+from handlers.outputs.markers import marker_info
+from handlers.outputs.picks import pick_record
 from handlers.result import Outcome, RunRequest, RunResult
 from handlers.run.episode import EpisodeRun
 from handlers.run.services import Services
@@ -63,13 +64,17 @@ def run(
     try:
         paths = episode_paths(settings.outputs_dir, episode_dir)
         name = paths.name
-        with episode_lock(
-            paths.dir,
-            wait=request.wait,
-            timeout=settings.lock_timeout_seconds,
-            on_wait=lambda holder: _tell_waiting(paths.name, holder, request),
+        with (
+            EpisodeDirs(paths) as dirs,
+            episode_lock(
+                paths.dir,
+                wait=request.wait,
+                timeout=settings.lock_timeout_seconds,
+                on_wait=lambda holder: _tell_waiting(paths.name, holder, request),
+                held=dirs.episode.fd,
+            ),
         ):
-            result = EpisodeRun(paths, request, settings, services).run()
+            result = EpisodeRun(dirs, request, settings, services).run()
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
     except ImagegenError as e:
@@ -128,11 +133,10 @@ def validate(path: Path, settings: Settings) -> Validation:
 def request_retry(episode_dir: Path, settings: Settings) -> str:
     """Leave `images/imagegen.retry` for the daemon; return the episode's name."""
     paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
-    images = ensure_inside(paths, paths.images)
-    images.mkdir(exist_ok=True)
-    write_marker(
-        ensure_inside(paths, paths.retry_request), by="imagegen retry", reason="operator asked"
-    )
+    with EpisodeDirs(paths) as dirs:
+        images = dirs.images(create=True)
+        assert images is not None
+        images.write_json(layout.RETRY_REQUEST, marker_info("imagegen retry", "operator asked"))
     return paths.name
 
 
@@ -144,18 +148,20 @@ def pick(
     then applied at once by a run that does nothing else and pays nothing."""
     paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
     warnings: list[str] = []
-    manifest = read_manifest(paths.manifest, warnings)
-    entry = manifest.entry(chapter_id) if manifest else None
-    if entry is None:
-        known = ", ".join(e.chapter_id for e in manifest.chapters) if manifest else "none yet"
-        raise UsageError(
-            f"{paths.manifest}: no chapter {chapter_id!r} has images (chapters: {known})"
-        )
-    if entry.candidate(candidate) is None:
-        known = ", ".join(c.id for c in entry.candidates) or "none kept"
-        raise UsageError(f"{chapter_id} has no candidate {candidate!r} (candidates: {known})")
-    target = ensure_inside(paths, paths.select_request(chapter_id))
-    write_pick(target, candidate, by)
+    with EpisodeDirs(paths) as dirs:
+        images = dirs.images()
+        manifest = read_manifest(images, warnings)
+        entry = manifest.entry(chapter_id) if manifest else None
+        if entry is None:
+            known = ", ".join(e.chapter_id for e in manifest.chapters) if manifest else "none yet"
+            raise UsageError(
+                f"{paths.manifest}: no chapter {chapter_id!r} has images (chapters: {known})"
+            )
+        if entry.candidate(candidate) is None:
+            known = ", ".join(c.id for c in entry.candidates) or "none kept"
+            raise UsageError(f"{chapter_id} has no candidate {candidate!r} (candidates: {known})")
+        assert images is not None  # a manifest was read there
+        images.write_json(layout.select_name(chapter_id), pick_record(candidate, by))
     return run(paths.dir, RunRequest(mode="picks", trigger=f"select by {by}"), settings)
 
 

@@ -75,7 +75,7 @@ def test_blank_frame_fails_not_blank() -> None:
 
 
 def test_blurred_frame_fails_sharpness_and_nothing_else() -> None:
-    result = check(offline("diagram").filter(ImageFilter.GaussianBlur(4)))
+    result = check(offline("diagram").filter(ImageFilter.GaussianBlur(5)))
     assert failed(result) == {"sharpness"}
 
 

@@ -100,16 +100,3 @@ def episode_paths(root: Path, episode_dir: Path) -> EpisodePaths:
     if not real.is_dir():
         raise InputError(f"episode directory {episode_dir} does not exist or is not a directory")
     return EpisodePaths(root=root_real, dir=real)
-
-
-def ensure_inside(paths: EpisodePaths, target: Path) -> Path:
-    """Check a path we are about to write is still under the root after symlinks."""
-    parent = Path(os.path.realpath(target.parent))
-    if not parent.is_relative_to(paths.root):
-        raise ConfinementError(
-            f"{target.parent} resolves to {parent}, outside the outputs root {paths.root}; "
-            "remove the symlink"
-        )
-    if target.is_symlink():
-        raise ConfinementError(f"{target} is a symlink; imagegen does not write through symlinks")
-    return parent / target.name

@@ -44,12 +44,17 @@ def write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_json(path: Path, obj: Any) -> str:
-    """Write `obj` as UTF-8 JSON (Turkish stays readable); return the bytes' sha256."""
+def encode_json(obj: Any) -> bytes:
+    """UTF-8 JSON, Turkish readable as written."""
     text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
     # A file name that is not UTF-8 reaches us as lone surrogates; "\\udcff" is also
     # the JSON escape for it, so backslashreplace keeps the file valid JSON.
-    data = text.encode("utf-8", "backslashreplace")
+    return text.encode("utf-8", "backslashreplace")
+
+
+def write_json(path: Path, obj: Any) -> str:
+    """Write `obj` as UTF-8 JSON (Turkish stays readable); return the bytes' sha256."""
+    data = encode_json(obj)
     write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
@@ -60,25 +65,3 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sweep_temp_files(directory: Path) -> list[str]:
-    """Remove the temp files a killed writer left in `directory`. Called under the
-    episode lock, so no live writer of ours can own one. Returns the names removed."""
-    removed: list[str] = []
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for entry in entries:
-        if (
-            entry.name.startswith(".")
-            and entry.name.endswith(TMP_SUFFIX)
-            and entry.is_file(follow_symlinks=False)
-        ):
-            try:
-                os.unlink(entry.path)
-                removed.append(entry.name)
-            except FileNotFoundError:
-                pass
-    return removed

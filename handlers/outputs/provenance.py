@@ -6,13 +6,12 @@ stages use, so any stage summing provenance/*.json gets the episode's total."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
 from handlers.episode import layout
 from handlers.episode.chapters import Episode
-from handlers.files.atomic import write_json
+from handlers.files.dirs import Dir
 from handlers.money.pricing import PRICES_DATE
 from handlers.outputs.entries import now_iso
 from handlers.result import RunResult
@@ -21,7 +20,7 @@ VERSION = "0.1.0"
 
 
 def write_provenance(
-    path: Path,
+    folder: Dir,
     *,
     episode: Episode,
     settings: Settings,
@@ -71,4 +70,4 @@ def write_provenance(
         "manifest_sha256": manifest_sha256,
         "chapters": dict(result.chapters),
     }
-    write_json(path, record)
+    folder.write_json(layout.PROVENANCE, record)

@@ -25,6 +25,7 @@ import structlog
 
 from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.errors import ContentRejected, ImagegenError
+from handlers.files.dirs import Gone
 from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import ManifestEntry
@@ -165,6 +166,8 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
             step(work, ctx)
     except NotStarted:
         return None
+    except Gone:
+        raise  # the whole run stops: there is no folder to record this chapter in
     except CostCapReached as e:
         return failed("skipped_cost_cap", e)
     except ContentRejected as e:
@@ -212,6 +215,9 @@ def run_chapters(
                     entry = future.result()
                     if entry is not None:
                         on_done(plan, entry)
+        except Gone as e:
+            ctx.stop.mark_removed(str(e))
+            raise
         except BaseException as e:
             # A write failed (disk full, permissions): no chapter starts another paid call.
             ctx.stop.halt(f"stopped after an error: {type(e).__name__}: {e}")

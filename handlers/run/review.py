@@ -31,7 +31,8 @@ def apply_pick(work: ChapterWork, ctx: RunContext) -> None:
     known = ", ".join(c.id for c in previous.candidates) or "none kept"
     if pick.candidate is None:
         raise PickRefused(
-            f"{pick.path}: names no candidate; write e.g. c02 (ones of {cid}: {known})"
+            f"{pick.folder.path / pick.name}: names no candidate; write e.g. c02 "
+            f"(ones of {cid}: {known})"
         )
     chosen = previous.candidate(pick.candidate)
     if chosen is None:
