@@ -29,7 +29,6 @@ MIN_EDGES = 40.0
 MAX_FLAT_BAND = 0.35
 MIN_HASH_DISTANCE = 7  # of 64 bits: closer is the same picture again
 ASPECT_TOLERANCE = 0.03
-MIN_SIDE = 256
 MAX_GARBLED = 0.4
 MIN_WORDS_FOR_GARBLED = 3
 # Visuals whose text OCR reads back: diagrams and screens carry labels, templates the title.
@@ -100,12 +99,13 @@ def _picture_checks(
     siblings: dict[str, imagehash.ImageHash],
 ) -> list[Check]:
     w, h = native_size
-    size_ok = min(w, h) >= MIN_SIDE
-    size_limit = f"both sides >= {MIN_SIDE}"
+    size_ok, size_limit = True, "any (the provider was asked for no fixed size)"
     if expected_size is not None:
-        want = expected_size[0] / expected_size[1]
-        size_ok = size_ok and abs(w / h - want) <= ASPECT_TOLERANCE * want
-        size_limit += f", aspect of {expected_size[0]}x{expected_size[1]}"
+        # What was asked for: its aspect, and not a thumbnail of it.
+        ew, eh = expected_size
+        want = ew / eh
+        size_ok = abs(w / max(h, 1) - want) <= ASPECT_TOLERANCE * want and w * 2 >= ew
+        size_limit = f"the aspect of {ew}x{eh}, at least half its width"
     low, high = MEAN_RANGE
     exposure_ok = m.black <= MAX_BLACK and m.white <= MAX_WHITE and low <= m.mean <= high
     closest = min(((m.phash - other, name) for name, other in siblings.items()), default=None)

@@ -35,8 +35,11 @@ def explain(best: Candidate, candidates: list[Candidate]) -> str:
     )
     parts = [f"{best.id} scored {best.total:.0f}, {basis}"]
     failed = [f"{c.id} failed {', '.join(c.failures())}" for c in others if not c.passed]
+    # "unjudged" only matters beside a judged winner: it says why a higher checks
+    # score lost.
+    judged = best.judge_score is not None
     beaten = [
-        f"{c.id} {c.total:.0f}" + (" unjudged" if c.judge_score is None else "")
+        f"{c.id} {c.total:.0f}" + (" unjudged" if judged and c.judge_score is None else "")
         for c in others
         if c.passed
     ]
