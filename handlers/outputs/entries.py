@@ -38,6 +38,7 @@ PNG_FIELDS = (
     "model",
     "prompt",
     "prompt_source",
+    "prompt_trace",
     "revised_prompt",
     "generated_at",
 )
@@ -102,6 +103,7 @@ def entry_from_png(path: Path, chapter: Chapter, route: Route, fp: Fingerprint) 
         model=meta.get("model"),
         prompt=meta.get("prompt"),
         prompt_source=meta.get("prompt_source"),
+        prompt_trace=meta.get("prompt_trace"),
         revised_prompt=meta.get("revised_prompt"),
         generated_at=meta.get("generated_at"),
         width=width,
