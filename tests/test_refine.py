@@ -229,3 +229,23 @@ def test_trace_files_never_wake_the_daemon(name, event):
 )
 def test_our_folders_inside_images_are_not_new_episodes(folder):
     assert classify(ROOT, "created", str(EP / folder), None, True) is None
+
+
+def test_dry_run_estimates_every_round_and_calls_nothing(outputs):
+    episode = write_episode(outputs)
+    settings = load_settings(
+        overrides={
+            "outputs_dir": outputs,
+            "refine": {"enabled": True},
+            "anthropic": {"api_key": "sk-ant-test", "base_url": "http://127.0.0.1:9"},
+        }
+    )
+    result = run(episode, RunRequest(dry_run=True), settings)
+    assert result.outcome == "dry_run", result.message
+    request = json.loads((episode / "images/imagegen_request.json").read_text(encoding="utf-8"))
+    by_id = {c["chapter_id"]: c for c in request["chapters"]}
+    refine = by_id["ch02"]["refine"]
+    assert refine["critic"] == "anthropic:claude-haiku-4-5" and refine["max_rounds"] == 3
+    assert 0 < refine["estimated_cost_usd"] < by_id["ch02"]["estimated_cost_usd"]
+    assert "refine" not in by_id["ch03"]  # its own prompt stands
+    assert not (episode / "images/prompts").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from handlers.api.key_check import forget_verified_keys
 from handlers.imagegen import RunRequest, run
 from handlers.outputs.current import needs_job
 from tests.conftest import DEMO, write_episode
-from tests.fakeapi import CriticScript, FakeAPI, Ok, malformed
+from tests.fakeapi import CriticScript, FakeAPI, Ok, critic_json, malformed
 from tests.fakeapi.wire import request_text
 from tests.support.episodes import write_doc
 
@@ -390,3 +391,52 @@ def test_with_an_openai_key_only_the_critic_is_openai_chat(outputs, fake_api):
     assert len(critic) == 1 and critic[0].json["model"] == "gpt-4.1-mini"
     assert critic[0].json["temperature"] == 0.0
     assert trace_of(episode)["critic"] == "openai:gpt-4.1-mini"
+
+
+def test_a_trace_finished_before_a_kill_is_not_paid_for_again(outputs, fake_api):
+    episode = write_doc(outputs, "ep-kill", written_doc("ep-kill", ["The harbour"]))
+    script_writer(fake_api, "The harbour", VERSIONS)
+    critic = CriticScript({"The harbour": [60, 90]})
+    fake_api.add_rule("messages", [Ok(reply=critic)], match=CRITIQUE, repeat=True)
+    settings = refine_settings(outputs, fake_api)
+    assert run(episode, RunRequest(), settings).outcome == "ok"
+    final = (trace_dir(episode) / "final.txt").read_text(encoding="utf-8").strip()
+    trace_cost = trace_of(episode)["cost_usd"]
+    # As if the run was killed after the loop, before its first image was kept.
+    for path in ("images/manifest.json", "images/ch01.png", "images/candidates/ch01/c01.png"):
+        (episode / path).unlink()
+    before = len(calls(fake_api, "write") + calls(fake_api, "revise") + calls(fake_api, "critique"))
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "ok", result.message
+    after = len(calls(fake_api, "write") + calls(fake_api, "revise") + calls(fake_api, "critique"))
+    assert after == before  # no writer, no critic call: the finished trace is used
+    assert [r.prompt for r in fake_api.requests if r.endpoint == "images"][-1] == final
+    e = entry(episode)
+    assert e["prompt"] == final and e["prompt_trace"] == "prompts/ch01/trace.json"
+    assert "recovered" in e["prompt_refinement"]["note"]
+    assert e["prompt_cost_usd"] == pytest.approx(trace_cost)
+    # A redo asked for on purpose refines anew.
+    (episode / "images/ch01.png.stale").write_text(
+        '{"invalidated_at": "2026-01-01T00:00:00Z", "invalidated_by": "a person", "reason": "x"}',
+        encoding="utf-8",
+    )
+    assert run(episode, RunRequest(), settings).outcome == "ok"
+    assert len(calls(fake_api, "critique")) > 2
+
+
+def test_shutdown_between_rounds_starts_no_further_call(outputs, fake_api):
+    episode = write_doc(outputs, "ep-stop", written_doc("ep-stop", ["The harbour"]))
+    script_writer(fake_api, "The harbour", VERSIONS)
+    cancel = threading.Event()
+
+    def critic_then_sigterm(body: Any, images: Any = ()) -> str:
+        cancel.set()  # SIGTERM arrives while the critic answers round 1
+        return critic_json(60, ["Name the lens."])
+
+    fake_api.add_rule("messages", [Ok(reply=critic_then_sigterm)], match=CRITIQUE, repeat=True)
+    result = run(episode, RunRequest(cancel=cancel), refine_settings(outputs, fake_api))
+    assert result.outcome == "interrupted", result.message
+    assert len(calls(fake_api, "revise")) == 1 and len(calls(fake_api, "critique")) == 1
+    assert fake_api.count("images") == 0
+    trace = trace_of(episode)
+    assert trace["stop_reason"] == "stopping" and len(trace["rounds"]) == 1

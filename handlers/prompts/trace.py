@@ -23,7 +23,7 @@ from handlers.episode import layout
 from handlers.episode.paths import EpisodePaths, ensure_inside
 from handlers.errors import ImagegenError
 from handlers.files import atomic
-from handlers.files.reading import read_json
+from handlers.files.reading import read_json, read_regular_file
 
 SCHEMA = "imagegen.prompt_trace/1"
 
@@ -87,6 +87,15 @@ class TraceFiles:
         except (ImagegenError, OSError, ValueError):
             return None
         return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+
+    def read_final(self) -> str | None:
+        try:
+            data = read_regular_file(
+                self.directory / layout.TRACE_FINAL, max_bytes=layout.MAX_TRACE_BYTES, what="prompt"
+            )
+            return data.decode("utf-8").rstrip("\n") or None
+        except (ImagegenError, OSError, UnicodeDecodeError):
+            return None
 
     def _target(self, name: str) -> Path:
         return ensure_inside(self.paths, self.directory / name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.outputs.entries import Fingerprint
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.prompts.critic import Fix, PromptBrief
 from handlers.prompts.refine import Refinement
@@ -26,15 +27,56 @@ from handlers.run.context import ChapterWork, RunContext
 LOW_JUDGE_SCORE = 5
 
 
+def recover_trace(work: ChapterWork, ctx: RunContext) -> None:
+    """A trace a killed run finished for this very input and settings is not paid for
+    again: linked to the candidates it left, or, with none, its final prompt is used
+    without a writer or critic call. A chapter redone on purpose (a marker, --force, a
+    failed attempt recorded for this input) is refined anew."""
+    ch = work.plan.chapter
+    fp = work.plan.fingerprint
+    previous = work.plan.previous
+    if not refines(ch, ctx.settings):
+        return
+    if not work.recovered and previous is not None and _hashes(previous.model_dump()) == fp:
+        return
+    files = TraceFiles(ctx.recorder.paths, ch.chapter_id)
+    index = files.read_index()
+    final = files.read_final()
+    if index is None or final is None or _hashes(index) != fp:
+        return
+    if work.prompt is not None and work.prompt.text != final:
+        return  # the candidates were made from another prompt
+    source = (index.get("original") or {}).get("source") or "recovered"
+    cost = float(index.get("cost_usd") or 0.0)
+    ctx.ledger.add_recovered(cost)  # paid by the killed run, maybe never counted
+    work.prompt = WrittenPrompt(text=final, source=source, cost_usd=cost)
+    summary = {
+        "trace": files.index_relative,
+        "writer": index.get("writer"),
+        "critic": index.get("critic"),
+        "rounds": len(index.get("rounds") or []),
+        "score": (index.get("final") or {}).get("score"),
+        "stop_reason": index.get("stop_reason"),
+        "cost_usd": cost,
+        "note": "recovered: refined by a run that was stopped before recording it",
+    }
+    work.fields.update(
+        prompt=final,
+        prompt_source=source,
+        prompt_cost_usd=cost,
+        cost_usd=cost,
+        usage=dict(index.get("tokens") or {}),
+        prompt_trace=files.index_relative,
+        prompt_refinement=summary,
+    )
+    work.log.info("prompt_trace_recovered", trace=files.index_relative, cost_usd=cost)
+
+
 def refine_prompt(work: ChapterWork, ctx: RunContext) -> None:
     ch = work.plan.chapter
     files = TraceFiles(ctx.recorder.paths, ch.chapter_id)
-    if work.prompt is None:
-        return
-    if work.recovered:
-        # The prompt of candidates a killed run paid for stands; so does its trace.
-        _link_trace(work, files)
-        return
+    if work.prompt is None or work.recovered or work.fields.get("prompt_trace"):
+        return  # a recovered prompt (of kept candidates, or of a finished trace) stands
     if not refines(ch, ctx.settings):
         # A trace of an earlier generation would describe a prompt no longer used.
         files.clear()
@@ -181,26 +223,11 @@ def _with_first_set(entry: ManifestEntry, first: ManifestEntry) -> ManifestEntry
     return entry.model_copy(update={"usage": usage, "attempts": entry.attempts + first.attempts})
 
 
-def _link_trace(work: ChapterWork, files: TraceFiles) -> None:
-    index = files.read_index()
-    fp = work.plan.fingerprint
-    if index is None or work.prompt is None:
-        return
-    same = (index.get("chapter_hash"), index.get("settings_hash"), index.get("template_hash"))
-    if same != (fp.chapter, fp.settings, fp.template):
-        return
-    final = index.get("final") or {}
-    work.fields.update(
-        prompt_trace=files.index_relative,
-        prompt_refinement={
-            "trace": files.index_relative,
-            "writer": index.get("writer"),
-            "critic": index.get("critic"),
-            "rounds": len(index.get("rounds") or []),
-            "score": final.get("score"),
-            "stop_reason": index.get("stop_reason"),
-            "note": "recovered with the candidates of a stopped run",
-        },
+def _hashes(record: dict[str, Any]) -> Fingerprint:
+    return Fingerprint(
+        chapter=record.get("chapter_hash") or "",
+        template=record.get("template_hash"),
+        settings=record.get("settings_hash") or "",
     )
 
 
