@@ -28,6 +28,7 @@ class Services:
     prices: PriceTable
     judge: Judge | None = None
     critic: Critic | None = None  # None: the rule-based critic (or no refinement)
+    refines: bool = False
 
     @property
     def primary(self) -> ImageModel:
@@ -40,7 +41,7 @@ class Services:
             "prompt_writer": self.writer.name,
             "prompt_model": self.writer.model,
             "judge": f"{self.judge.name}:{self.judge.model}" if self.judge else None,
-            "critic": self.critic.label if self.critic else "rules",
+            "critic": (self.critic.label if self.critic else "rules") if self.refines else None,
         }
 
     def template_facts(self) -> dict[str, str]:
@@ -79,6 +80,7 @@ def build_services(settings: Settings) -> Services:
         prices=prices,
         judge=_judge_for(settings, prices),
         critic=build_critic(settings, prices) if settings.refine.enabled else None,
+        refines=settings.refine.enabled,
     )
 
 
