@@ -14,6 +14,7 @@ def main() -> None:
     bench_offline.main()
     bench_concurrency.main()
     bench_daemon.main()
+    __import__("bench.bench_refine").bench_refine.main()  # one line: run.py is shared
 
 
 if __name__ == "__main__":

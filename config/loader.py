@@ -111,13 +111,19 @@ def _unpriced_models(settings: Settings) -> list[tuple[tuple[str, ...], str, str
                     f'[prices]: "{keys[0]}" = <USD>',
                 )
             )
-    text_model = settings.prompt.model
-    if text_model is not None and settings.prompt.writer != "template":
+    text_models: list[tuple[tuple[str, ...], str | None]] = []
+    if settings.prompt.writer != "template":
+        text_models.append((("prompt", "model"), settings.prompt.model))
+    if settings.refine.enabled and settings.refine.critic != "rules":
+        text_models.append((("refine", "critic_model"), settings.refine.critic_model))
+    for loc, text_model in text_models:
+        if text_model is None:
+            continue
         missing = [f'"{key}" = <USD>' for key in text_price_keys(text_model) if key not in prices]
         if missing:
             problems.append(
                 (
-                    ("prompt", "model"),
+                    loc,
                     text_model,
                     "no price for this model; check the name, or set its USD prices per "
                     f"million tokens under [prices]: {', '.join(missing)}",

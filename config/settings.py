@@ -177,6 +177,39 @@ class SelectionSettings(_Section):
     weights: JudgeWeights = Field(default_factory=JudgeWeights)
 
 
+class RefineWeights(_Section):
+    """How much each critic dimension counts in a prompt's overall score (normalised)."""
+
+    completeness: float = Field(0.25, ge=0)
+    specificity: float = Field(0.2, ge=0)
+    professionalism: float = Field(0.2, ge=0)
+    cinematography: float = Field(0.2, ge=0)
+    brand_alignment: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RefineWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one refine.weights value must be above 0")
+        return self
+
+
+class RefineSettings(_Section):
+    """The writer + critic loop that improves a prompt before any image is paid for."""
+
+    enabled: bool = True
+    max_rounds: int = Field(3, ge=1, le=10, description="writer + critic rounds per chapter")
+    threshold: float = Field(85.0, ge=0, le=100, description="stop once the critic gives this")
+    skip_above: float = Field(
+        75.0, ge=0, le=100, description="no loop when the first rule-based score reaches this"
+    )
+    critic: Literal["auto", "rules", "anthropic", "openai"] = Field(
+        "auto", description="auto: an LLM critic when its key is present, else the rules"
+    )
+    critic_model: str | None = Field(None, description="None = the critic provider's default")
+    chapter_prompts: bool = Field(False, description="also refine a chapter's own image_prompt")
+    weights: RefineWeights = Field(default_factory=RefineWeights)
+
+
 class OpenAISettings(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -237,6 +270,7 @@ class Settings(BaseSettings):
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    refine: RefineSettings = Field(default_factory=RefineSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,

@@ -42,7 +42,9 @@ def _classify_arrival(
     if not _inside(root, path):
         return None
     if is_directory:
-        if event_type in ("created", "moved") and path.name not in layout.OUR_DIRS:
+        # Ours (images/, images/prompts/ch02/, ...) is never a new episode to look into.
+        ours = {path.name, *path.relative_to(root).parts[:-1]} & layout.OUR_DIRS
+        if event_type in ("created", "moved") and not ours:
             return Trigger(path, "directory", f"directory {path.name} appeared")
         return None
     if event_type not in _WRITE_EVENTS:

@@ -32,6 +32,17 @@ CANDIDATES_DIR = "candidates"
 # In images/: a person's pick of a candidate (`imagegen select`, the review page).
 SELECT_SUFFIX = ".select"
 
+# In images/prompts/<chapter_id>/: the writer + critic trace of the chapter's prompt:
+# 00_original.txt, 01_writer_r1.txt, 02_critic_r1.json, ..., final.txt, trace.json.
+PROMPTS_DIR = "prompts"
+TRACE_ORIGINAL = "00_original.txt"
+TRACE_FINAL = "final.txt"
+TRACE_INDEX = "trace.json"
+# What each numbered step file holds: a writer's prompt, a critic's reply, or the
+# findings of candidates that all failed their checks (fed back to the writer).
+TRACE_ROLES = {"writer": ".txt", "critic": ".json", "findings": ".json"}
+MAX_TRACE_BYTES = 5_000_000
+
 # In provenance/: ours, and every stage's records end the same way.
 PROVENANCE = "imagegen_provenance.json"
 PROVENANCE_SUFFIX = ".json"
@@ -87,3 +98,24 @@ def is_chapter_marker(name: str) -> bool:
 
 def is_temp_file(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def trace_step_name(number: int, role: str, round_number: int) -> str:
+    """ "01_writer_r1.txt", "02_critic_r1.json", "07_findings_r4.json"."""
+    return f"{number:02d}_{role}_r{round_number}{TRACE_ROLES[role]}"
+
+
+def is_trace_file(name: str) -> bool:
+    """A file of a prompt trace (what a new trace of the chapter replaces)."""
+    if name in (TRACE_ORIGINAL, TRACE_FINAL, TRACE_INDEX):
+        return True
+    number, _, rest = name.partition("_")
+    role, _, tail = rest.partition("_r")
+    stem, dot, ext = tail.partition(".")
+    return (
+        len(number) == 2
+        and number.isdigit()
+        and role in TRACE_ROLES
+        and stem.isdigit()
+        and dot + ext == TRACE_ROLES[role]
+    )

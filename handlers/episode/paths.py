@@ -58,6 +58,9 @@ class EpisodePaths:
     def candidates(self, chapter_id: str) -> Path:
         return self.images / layout.CANDIDATES_DIR / chapter_id
 
+    def prompt_trace(self, chapter_id: str) -> Path:
+        return self.images / layout.PROMPTS_DIR / chapter_id
+
     def select_request(self, chapter_id: str) -> Path:
         return self.images / layout.select_name(chapter_id)
 

@@ -84,6 +84,9 @@ class ManifestEntry(BaseModel):
     model: str | None = None
     prompt: str | None = None
     prompt_source: str | None = None
+    # The writer + critic trace of the prompt (relative to images/) and its outcome.
+    prompt_trace: str | None = None
+    prompt_refinement: dict[str, Any] | None = None
     revised_prompt: str | None = None
     file: str | None = None
     width: int | None = None

@@ -8,6 +8,7 @@ from handlers.episode.chapters import Chapter, ChaptersDoc, Episode
 from handlers.episode.routing import route_of, uses_writer
 from handlers.hashing import sha256_json
 from handlers.outputs.entries import Fingerprint
+from handlers.prompts.refine_setup import refine_facts
 from handlers.prompts.template import PromptTemplate
 from handlers.prompts.writers import PromptWriter, context_for
 
@@ -44,11 +45,15 @@ def template_settings_hash(settings: Settings) -> str:
 
 
 def image_settings_hash(
-    settings: Settings, primary: ImageModel, writer: PromptWriter | None
+    settings: Settings,
+    primary: ImageModel,
+    writer: PromptWriter | None,
+    refine: dict[str, object] | None = None,
 ) -> str:
     """Image settings that change a generated image: the primary model, frame, style,
-    seed for the offline renderer, and the writer when it writes the prompt. Fallback
-    models are not in it: adding one must not repaint every image."""
+    seed for the offline renderer, the writer when it writes the prompt, and the prompt
+    refinement when it applies. Fallback models are not in it: adding one must not
+    repaint every image."""
     content: dict[str, object] = {
         "primary": primary.model_dump(),
         "frame": settings.frame.model_dump(),
@@ -59,6 +64,8 @@ def image_settings_hash(
     if writer is not None:
         content["writer"] = [writer.name, writer.model]
         content["narration_chars"] = settings.prompt.narration_chars
+    if refine is not None:
+        content["refine"] = refine  # absent when off: turning it off restores old hashes
     return sha256_json(content)
 
 
@@ -70,8 +77,10 @@ def fingerprints(
     template: PromptTemplate,
 ) -> dict[str, Fingerprint]:
     templates = template_settings_hash(settings)
-    with_writer = image_settings_hash(settings, primary, writer)
-    without_writer = image_settings_hash(settings, primary, None)
+    refine = refine_facts(settings, writer)
+    with_writer = image_settings_hash(settings, primary, writer, refine)
+    own = refine if settings.refine.chapter_prompts else None  # own prompts: see refines()
+    without_writer = image_settings_hash(settings, primary, None, own)
     prompt_cfg = settings.prompt
     fps = {}
     for ch in episode.chapters:

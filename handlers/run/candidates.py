@@ -115,14 +115,16 @@ def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
     ch = work.plan.chapter
     cfg = ctx.settings.selection
     assert work.prompt is not None
-    state = _Round()
+    # A second set (after a first that all failed its checks) goes on from the first.
+    state = _Round(candidates=list(work.earlier))
     accepted = False
     for made in work.recovered:
         accepted = _consider(work, ctx, state, made)
         if accepted:
             break
-    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else 1
-    while not accepted and len(state.candidates) < cfg.candidates:
+    first = len(work.earlier) + 1
+    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else first
+    while not accepted and len(state.candidates) < cfg.candidates + len(work.earlier):
         try:
             served = _generate(work, ctx, len(state.candidates) + 1)
         except (CostCapReached, NotStarted, ProviderError, AuthError, ConfigurationError) as e:

@@ -19,6 +19,7 @@ from handlers.money.ledger import Ledger
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan
+from handlers.prompts.refine import Refinement
 from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.chain import ProviderChain
 from handlers.run.services import Services
@@ -105,6 +106,11 @@ class ChapterWork:
     entry: ManifestEntry | None = None
     # Candidates a killed run paid for and kept for this very input (recover step).
     recovered: list[Made] = field(default_factory=list)
+    # The prompt's writer + critic loop, when it ran (handlers/run/refining.py).
+    refinement: Refinement | None = None
+    # A first set of candidates that all failed their checks: the second set goes on
+    # from it (numbers, costs), once.
+    earlier: list[Candidate] = field(default_factory=list)
 
     @property
     def chapter_id(self) -> str:

@@ -1,6 +1,7 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [recover_candidates, write_prompt, make_candidates, write_chosen]
+    GENERATE = [recover_candidates, recover_trace, write_prompt, refine_prompt,
+                make_candidates_or_refine, write_chosen]
     TEMPLATE = [draw_template, check_template, write_chosen]
     SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
     RESCORE  = [rescore, write_chosen]
@@ -32,8 +33,9 @@ from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
-from handlers.run.candidates import AllCandidatesFailed, make_candidates, recover_candidates
+from handlers.run.candidates import AllCandidatesFailed, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
+from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
 from handlers.run.review import PickRefused, apply_pick, rescore
 from handlers.select import ocr
 from handlers.select.checks import check_image
@@ -142,7 +144,14 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
     work.image = work.png = None  # on disk now; let the memory go
 
 
-GENERATE: list[Step] = [recover_candidates, write_prompt, make_candidates, write_chosen]
+GENERATE: list[Step] = [
+    recover_candidates,
+    recover_trace,
+    write_prompt,
+    refine_prompt,
+    make_candidates_or_refine,
+    write_chosen,
+]
 TEMPLATE: list[Step] = [draw_template, check_template, write_chosen]
 SELECT: list[Step] = [apply_pick, write_chosen]
 RESCORE: list[Step] = [rescore, write_chosen]

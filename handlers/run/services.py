@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from config.settings import ImageModel, Settings
 from handlers.drawing.offline import OfflineRenderer
 from handlers.money.pricing import PriceTable
+from handlers.prompts.critic import Critic
+from handlers.prompts.refine_setup import build_critic
 from handlers.prompts.template import PromptTemplate, load_template
 from handlers.prompts.writers import PromptWriter, TemplateWriter
 from handlers.providers.base import ImageProvider
@@ -25,6 +27,8 @@ class Services:
     template: PromptTemplate
     prices: PriceTable
     judge: Judge | None = None
+    critic: Critic | None = None  # None: the rule-based critic (or no refinement)
+    refines: bool = False
 
     @property
     def primary(self) -> ImageModel:
@@ -37,6 +41,7 @@ class Services:
             "prompt_writer": self.writer.name,
             "prompt_model": self.writer.model,
             "judge": f"{self.judge.name}:{self.judge.model}" if self.judge else None,
+            "critic": (self.critic.label if self.critic else "rules") if self.refines else None,
         }
 
     def template_facts(self) -> dict[str, str]:
@@ -74,6 +79,8 @@ def build_services(settings: Settings) -> Services:
         template=template,
         prices=prices,
         judge=_judge_for(settings, prices),
+        critic=build_critic(settings, prices) if settings.refine.enabled else None,
+        refines=settings.refine.enabled,
     )
 
 
