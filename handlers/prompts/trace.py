@@ -7,23 +7,20 @@
     final.txt            the prompt the images are made from
     trace.json           the index: rounds, scores, tokens, cost, times, stop reason
 
-Every file is written atomically as the loop goes; trace.json comes last, so a trace
-without it is one a killed run left unfinished. A new trace of the chapter first
-removes the files of the last one (trace.json first)."""
+Every file is written atomically as the loop goes, through the folder's handle (see
+handlers/files/dirs.py); trace.json comes last, so a trace without it is one a killed
+run left unfinished. A new trace of the chapter first removes the files of the last
+one (trace.json first)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from handlers.episode import layout
-from handlers.episode.paths import EpisodePaths, ensure_inside
+from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import ImagegenError
-from handlers.files import atomic
-from handlers.files.reading import read_json, read_regular_file
+from handlers.files.dirs import Dir
 
 SCHEMA = "imagegen.prompt_trace/1"
 
@@ -34,10 +31,9 @@ def now_ms() -> str:
 
 
 class TraceFiles:
-    def __init__(self, paths: EpisodePaths, chapter_id: str) -> None:
-        self.paths = paths
+    def __init__(self, dirs: EpisodeDirs, chapter_id: str) -> None:
+        self.dirs = dirs
         self.chapter_id = chapter_id
-        self.directory = paths.prompt_trace(chapter_id)
 
     @property
     def index_relative(self) -> str:
@@ -50,57 +46,62 @@ class TraceFiles:
     def start(self) -> None:
         """Make the directory and clear the last trace of this chapter (and temp files
         a killed writer left) so no file of it is taken for one of the new trace."""
-        images = self._mkdir(self.paths.images)
-        self._mkdir(self._mkdir(images / layout.PROMPTS_DIR) / self.chapter_id)
+        self.dirs.prompt_trace(self.chapter_id, create=True)
         self.clear(keep_directory=True)
 
     def clear(self, keep_directory: bool = False) -> None:
         """Remove the trace's files; the directory too unless `keep_directory`."""
-        try:
-            names = os.listdir(self.directory)
-        except (FileNotFoundError, NotADirectoryError):
+        folder = self.dirs.prompt_trace(self.chapter_id)
+        if folder is None:
             return
-        ensure_inside(self.paths, self.directory / layout.TRACE_INDEX)
-        ordered = sorted(names, key=lambda n: n != layout.TRACE_INDEX)  # the index first
-        for name in ordered:
+        names = sorted(folder.names(), key=lambda n: n != layout.TRACE_INDEX)  # index first
+        for name in names:
             if layout.is_trace_file(name) or layout.is_temp_file(name):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.directory / name)
+                folder.remove(name)
         if not keep_directory:
-            with contextlib.suppress(OSError):  # not empty: a person's file stays
-                os.rmdir(self.directory)
+            self.dirs.forget(layout.IMAGES_DIR, layout.PROMPTS_DIR, self.chapter_id)
+            parent = self.dirs.prompt_traces()
+            if parent is not None:
+                parent.remove_dir(self.chapter_id)  # not empty: a person's file stays
 
     def exists(self) -> bool:
-        return self.directory.is_dir() and not self.directory.is_symlink()
+        try:
+            return self.dirs.prompt_trace(self.chapter_id) is not None
+        except ImagegenError:  # a symlink or a file in its place
+            return False
 
     def write_text(self, name: str, text: str) -> None:
-        atomic.write_bytes(self._target(name), (text.rstrip("\n") + "\n").encode("utf-8"))
+        self._folder().write_bytes(name, (text.rstrip("\n") + "\n").encode("utf-8"))
 
     def write_json(self, name: str, obj: Any) -> None:
-        atomic.write_json(self._target(name), obj)
+        self._folder().write_json(name, obj)
 
     def read_index(self) -> dict[str, Any] | None:
         """The finished trace's index, or None (none, unfinished, or unreadable)."""
-        path = self.directory / layout.TRACE_INDEX
         try:
-            data = read_json(path, max_bytes=layout.MAX_TRACE_BYTES, what="prompt trace")
+            folder = self.dirs.prompt_trace(self.chapter_id)
+            if folder is None:
+                return None
+            data = folder.read_json(
+                layout.TRACE_INDEX, max_bytes=layout.MAX_TRACE_BYTES, what="prompt trace"
+            )
         except (ImagegenError, OSError, ValueError):
             return None
         return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
     def read_final(self) -> str | None:
         try:
-            data = read_regular_file(
-                self.directory / layout.TRACE_FINAL, max_bytes=layout.MAX_TRACE_BYTES, what="prompt"
+            folder = self.dirs.prompt_trace(self.chapter_id)
+            if folder is None:
+                return None
+            data = folder.read_bytes(
+                layout.TRACE_FINAL, max_bytes=layout.MAX_TRACE_BYTES, what="prompt"
             )
             return data.decode("utf-8").rstrip("\n") or None
         except (ImagegenError, OSError, UnicodeDecodeError):
             return None
 
-    def _target(self, name: str) -> Path:
-        return ensure_inside(self.paths, self.directory / name)
-
-    def _mkdir(self, directory: Path) -> Path:
-        ensure_inside(self.paths, directory)
-        directory.mkdir(exist_ok=True)
-        return directory
+    def _folder(self) -> Dir:
+        folder = self.dirs.prompt_trace(self.chapter_id, create=True)
+        assert folder is not None
+        return folder

@@ -124,10 +124,10 @@ class EpisodeRun:
     # -- the steps ----------------------------------------------------------------------
 
     def _sweep(self) -> None:
-        for folder in (self.dirs.images(), self.dirs.provenance(), self.dirs.render()):
-            if folder is not None:
-                for name in sweep_temp_files(folder):
-                    self.log.info("removed_stale_temp_file", file=f"{folder.name}/{name}")
+        for folder in self.dirs.ours():
+            for name in sweep_temp_files(folder):
+                where = folder.path.relative_to(self.paths.dir)
+                self.log.info("removed_stale_temp_file", file=f"{where}/{name}")
 
     def _drop_dry_run_request(self) -> None:
         # A real run supersedes what an earlier dry run said it would do; left behind,

@@ -39,7 +39,7 @@ def recover_trace(work: ChapterWork, ctx: RunContext) -> None:
         return
     if not work.recovered and previous is not None and _hashes(previous.model_dump()) == fp:
         return
-    files = TraceFiles(ctx.recorder.paths, ch.chapter_id)
+    files = TraceFiles(ctx.recorder.dirs, ch.chapter_id)
     index = files.read_index()
     final = files.read_final()
     if index is None or final is None or _hashes(index) != fp:
@@ -74,7 +74,7 @@ def recover_trace(work: ChapterWork, ctx: RunContext) -> None:
 
 def refine_prompt(work: ChapterWork, ctx: RunContext) -> None:
     ch = work.plan.chapter
-    files = TraceFiles(ctx.recorder.paths, ch.chapter_id)
+    files = TraceFiles(ctx.recorder.dirs, ch.chapter_id)
     if work.prompt is None or work.recovered or work.fields.get("prompt_trace"):
         return  # a recovered prompt (of kept candidates, or of a finished trace) stands
     if not refines(ch, ctx.settings):
