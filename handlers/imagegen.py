@@ -30,10 +30,12 @@ from handlers.outputs.markers import write_marker
 from handlers.outputs.picks import write_pick
 from handlers.result import Outcome, RunRequest, RunResult
 from handlers.run.episode import EpisodeRun
+from handlers.run.keys import ProviderStatus, provider_report
 from handlers.run.services import Services
 
 __all__ = [
     "Outcome",
+    "ProviderStatus",
     "RunRequest",
     "RunResult",
     "Validation",
@@ -42,6 +44,7 @@ __all__ = [
     "needs_job",
     "pick",
     "price_table",
+    "provider_report",
     "request_retry",
     "rescore",
     "run",

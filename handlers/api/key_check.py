@@ -1,8 +1,10 @@
-"""Check an API key once with a free request (GET /v1/models) before the first paid
-call, so a bad key stops the episode after one request even with parallel workers.
+"""Check an API key once with a free request (GET /v1/models; Gemini's models list,
+Replicate's account) before the first paid call, so a bad key stops the provider after
+one request even with parallel workers.
 
 Only a 401 counts as a bad key: a 403 there may just mean a restricted key without
-model-listing rights, and a 404 a compatible server without the endpoint."""
+model-listing rights, and a 404 a compatible server without the endpoint. Probes of
+other SDKs raise AuthError themselves for a refused key and return otherwise."""
 
 from __future__ import annotations
 
@@ -42,6 +44,9 @@ def ensure_key_works(
             raise AuthError(failed[1])
         try:
             probe()
+        except AuthError as e:
+            _failed[fingerprint] = (time.monotonic(), str(e))
+            raise
         except (openai.AuthenticationError, anthropic.AuthenticationError) as e:
             message = (
                 f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API key "

@@ -240,13 +240,21 @@ def _error_fields(exc: openai.APIStatusError | anthropic.APIStatusError) -> tupl
     return None, _clip(str(exc.message))
 
 
-_KEY_LIKE = re.compile(r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}")
+# OpenAI and Anthropic keys (sk-...), Google API keys (AIza...), Replicate tokens (r8_...).
+_KEY_LIKE = re.compile(
+    r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}|\bAIza[0-9A-Za-z_\-*]{6,}|\br8_[A-Za-z0-9*]{6,}"
+)
 
 
 def scrub(text: str) -> str:
     """Provider messages may echo (part of) a key, e.g. 'Incorrect API key provided:
     sk-te****'; nothing that looks like one leaves this module."""
     return _KEY_LIKE.sub("[redacted key]", text)
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """One line, at most `limit` characters, with nothing that looks like a key."""
+    return _clip(text, limit)
 
 
 def _clip(text: str, limit: int = 300) -> str:

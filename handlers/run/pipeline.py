@@ -1,6 +1,7 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [recover_candidates, write_prompt, make_candidates, write_chosen]
+    GENERATE = [recover_candidates, load_references, write_prompt, make_candidates,
+                write_chosen]
     TEMPLATE = [draw_template, check_template, write_chosen]
     SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
     RESCORE  = [rescore, write_chosen]
@@ -31,6 +32,7 @@ from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
+from handlers.providers.references import load_reference
 from handlers.run.candidates import AllCandidatesFailed, make_candidates, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
 from handlers.run.review import PickRefused, apply_pick, rescore
@@ -67,6 +69,17 @@ def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
         cost_usd=written.cost_usd,
         usage={"prompt": written.usage} if written.usage else {},
     )
+
+
+def load_references(work: ChapterWork, ctx: RunContext) -> None:
+    """The chapter's visual.reference_image, read before anything is paid for: a missing
+    or unreadable one fails the chapter with the field and file named."""
+    ch = work.plan.chapter
+    relative = ch.main_visual.reference_image
+    if relative is None:
+        return
+    where = f"{ctx.episode.path}: chapter {ch.chapter_id}: visual.reference_image"
+    work.references.append(load_reference(ctx.recorder.paths, relative, where=where))
 
 
 def draw_template(work: ChapterWork, ctx: RunContext) -> None:
@@ -141,7 +154,13 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
     work.image = work.png = None  # on disk now; let the memory go
 
 
-GENERATE: list[Step] = [recover_candidates, write_prompt, make_candidates, write_chosen]
+GENERATE: list[Step] = [
+    recover_candidates,
+    load_references,
+    write_prompt,
+    make_candidates,
+    write_chosen,
+]
 TEMPLATE: list[Step] = [draw_template, check_template, write_chosen]
 SELECT: list[Step] = [apply_pick, write_chosen]
 RESCORE: list[Step] = [rescore, write_chosen]
