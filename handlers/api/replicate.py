@@ -39,6 +39,25 @@ _lock = threading.Lock()
 _clients: dict[tuple[object, ...], Client] = {}
 
 
+class _DefaultTimeout(httpx.BaseTransport):
+    """Gives requests without a timeout the client's. replicate 1.0 creates a prediction
+    with an explicit `timeout=None` unless it waits (`Prefer: wait`), which httpx takes
+    as "no timeout at all": a stuck POST would hold its worker forever."""
+
+    def __init__(self, inner: httpx.BaseTransport, timeout: httpx.Timeout) -> None:
+        self._inner = inner
+        self._timeout = timeout.as_dict()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        given = request.extensions.get("timeout") or {}
+        if all(value is None for value in given.values()):
+            request.extensions["timeout"] = self._timeout
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def _remember_error(response: httpx.Response) -> None:
     _last_error.headers = response.headers if response.status_code >= 400 else None
 
@@ -50,10 +69,12 @@ def replicate_client(cfg: ReplicateSettings) -> Client:
         client = _clients.get(ident)
         if client is None:
             seconds = min(REQUEST_TIMEOUT, cfg.timeout_seconds)
+            timeout = httpx.Timeout(seconds, connect=min(5.0, seconds))
             client = _clients[ident] = Client(
                 api_token=token,
                 base_url=cfg.base_url,
-                timeout=httpx.Timeout(seconds, connect=min(5.0, seconds)),
+                timeout=timeout,
+                transport=_DefaultTimeout(httpx.HTTPTransport(), timeout),
                 event_hooks={"response": [_remember_error]},
             )
         return client
