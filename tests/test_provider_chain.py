@@ -106,6 +106,24 @@ def test_both_down_draws_an_honest_stand_in_that_is_retried_later(outputs, fake_
     assert needs_job(ep) is None
 
 
+def test_a_stand_in_left_by_a_killed_run_is_not_taken_for_an_image(outputs, fake_api):
+    ep = write_doc(outputs, "ep-orphan", paid_episode_doc("ep-orphan", 1))
+    fake_api.add_rule("images", [server_error(503)], repeat=True)
+    fake_api.add_rule("gemini", [server_error(503)], repeat=True)
+    settings = openai_then_gemini(outputs, fake_api, fallback_offline=True)
+    run(ep, RunRequest(), settings)
+    assert (ep / "images/candidates/ch01/c01.png").is_file()
+    # A kill right after the stand-in was kept: no manifest, no provenance.
+    (ep / "images/manifest.json").unlink()
+    (ep / "provenance/imagegen_provenance.json").unlink()
+    fake_api.reset()
+    result = run(ep, RunRequest(), settings)
+    assert result.outcome == "ok", result.message
+    e = entries(ep)["ch01"]
+    assert (e["status"], e["provider"]) == ("generated", "openai")
+    assert [c["id"] for c in e["candidates"]] == ["c02"] and fake_api.images_paid == 1
+
+
 def test_no_stand_in_beside_a_chapters_paid_candidate(outputs, fake_api):
     ep = write_doc(outputs, "ep-half", paid_episode_doc("ep-half", 1))
     fake_api.add_rule("images", [Ok(), server_error(503)], repeat=True)

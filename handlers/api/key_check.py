@@ -13,10 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import anthropic
-import openai
-
-from handlers.api.retry import scrub
+from handlers.api.retry import loaded_sdks, scrub
 from handlers.errors import AuthError
 
 _verified: set[str] = set()
@@ -47,16 +44,20 @@ def ensure_key_works(
         except AuthError as e:
             _failed[fingerprint] = (time.monotonic(), str(e))
             raise
-        except (openai.AuthenticationError, anthropic.AuthenticationError) as e:
-            message = (
-                f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API key "
-                "(OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no further "
-                "calls are made for this episode"
-            )
-            _failed[fingerprint] = (time.monotonic(), message)
-            raise AuthError(message) from None
-        except (openai.APIError, anthropic.APIError):
-            pass  # inconclusive: the real call will tell
+        except Exception as e:
+            # openai and anthropic errors (their modules are loaded: their probe ran).
+            sdks = loaded_sdks()
+            if any(isinstance(e, sdk.AuthenticationError) for sdk in sdks):
+                message = (
+                    f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API "
+                    "key (OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no "
+                    "further calls are made for this episode"
+                )
+                _failed[fingerprint] = (time.monotonic(), message)
+                raise AuthError(message) from None
+            if not any(isinstance(e, sdk.APIError) for sdk in sdks):
+                raise
+            # Any other API error is inconclusive: the real call will tell.
         with _guard:
             _verified.add(fingerprint)
 

@@ -16,7 +16,7 @@ from handlers.episode.paths import EpisodePaths
 from handlers.episode.routing import Route, route_of
 from handlers.hashing import sha256_file
 from handlers.outputs.entries import Fingerprint, entry_from_png
-from handlers.outputs.manifest import Manifest, ManifestEntry
+from handlers.outputs.manifest import RETRY_STATUSES, Manifest, ManifestEntry
 from handlers.outputs.markers import Marker
 from handlers.outputs.picks import Pick
 from handlers.outputs.png import read_png_meta
@@ -180,7 +180,9 @@ def _png_matches(path: Path, fp: Fingerprint) -> bool:
         return False
     meta = read_png_meta(path)
     return (
-        meta.get("chapter_hash") == fp.chapter
+        # An offline stand-in ("fallback") waits for its providers, manifest or not.
+        meta.get("status") not in RETRY_STATUSES
+        and meta.get("chapter_hash") == fp.chapter
         and meta.get("settings_hash") == fp.settings
         and (meta.get("template_hash") or None) == fp.template
     )
