@@ -117,7 +117,9 @@ class ReplicateImages:
         return created
 
     def _outcome(self, prediction: Prediction, what: str) -> Image.Image:
-        """Poll until the prediction ends; its image, or why not."""
+        """Poll until the prediction ends; its image, or why not. A prediction is polled
+        on while imagegen stops: it is paid for once created, and the daemon's drain
+        grace bounds the wait, like any call in flight."""
         deadline = time.monotonic() + self.settings.timeout_seconds
         while prediction.status not in _TERMINAL:
             if time.monotonic() >= deadline:
