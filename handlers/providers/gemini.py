@@ -65,8 +65,9 @@ class GeminiImages:
         image_config = types.ImageConfig(aspect_ratio=nearest_aspect(width, height, ASPECTS))
         if spec.quality != "auto":
             image_config.image_size = spec.quality
+        # IMAGE only: no text part to pay for (a refusal still says why, in its reason).
         config = types.GenerateContentConfig(
-            response_modalities=["IMAGE"], image_config=image_config, candidate_count=1
+            response_modalities=["IMAGE"], image_config=image_config
         )
         contents: list[Any] = [
             types.Part.from_bytes(data=ref.png, mime_type="image/png") for ref in request.references
