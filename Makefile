@@ -61,7 +61,7 @@ install:
 	install -m 644 README.md $(PREFIX)/README.md
 	install -d -m 755 $(CONFDIR)
 	install -d -m 700 $(CONFDIR)/credentials
-	for key in openai_api_key anthropic_api_key; do \
+	for key in openai_api_key anthropic_api_key gemini_api_key replicate_api_token; do \
 		test -e $(CONFDIR)/credentials/$$key || install -m 600 /dev/null $(CONFDIR)/credentials/$$key; \
 	done
 	test -e $(CONFDIR)/imagegen.toml || sed 's|^outputs_dir = .*|outputs_dir = "$(STATEDIR)/outputs"|' \

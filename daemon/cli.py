@@ -28,6 +28,7 @@ from handlers.imagegen import (
     episode_dir_of,
     pick,
     price_table,
+    provider_report,
     request_retry,
     rescore,
     run,
@@ -141,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", parents=[common], help="print the effective configuration")
     p.add_argument("--prices", action="store_true", help="print the effective price table")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="ask each image provider with a key whether it accepts it (a free request)",
+    )
     p.set_defaults(func=_cmd_config)
     return parser
 
@@ -339,10 +345,15 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(dict(sorted(table.items())), indent=2))
         return EXIT_OK
     data = settings.model_dump(mode="json")
-    for section in ("openai", "anthropic"):
+    for section in ("openai", "anthropic", "gemini", "replicate"):
         source = secret_source(section)
         present = getattr(settings, section).api_key is not None
         data[section]["api_key"] = f"<set, from {source or 'the config'}>" if present else None
+    # Which image providers the chains use and whether each is usable (key present;
+    # with --check, accepted by the provider).
+    data["image_providers"] = {
+        status.provider: status.as_dict() for status in provider_report(settings, check=args.check)
+    }
     print(f"# config file: {config_path(args.config) or '(none: built-in defaults)'}")
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return EXIT_OK

@@ -29,7 +29,13 @@ from daemon.summary import summary_line
 from daemon.triggers import Trigger, classify
 from daemon.watcher import Overflow, RawEvent, start_observer
 from handlers.episode import layout
-from handlers.imagegen import RunRequest, RunResult, forget_verified_keys, run
+from handlers.imagegen import (
+    RunRequest,
+    RunResult,
+    forget_verified_keys,
+    provider_report,
+    run,
+)
 
 log = structlog.get_logger("imagegen")
 
@@ -88,6 +94,7 @@ class Service:
             outputs_dir=str(self.root),
         )
         notify.ready(self._status())
+        self._check_keys()
         try:
             self._loop()
         finally:
@@ -234,6 +241,25 @@ class Service:
         else:
             self._stop.set()
 
+    def _check_keys(self) -> None:
+        """Ask each image provider the chains use whether it accepts its key (a free
+        request), in the background after READY: a refused key is in the log at
+        start-up, not only when an episode first needs it."""
+        settings = self.settings
+
+        def check() -> None:
+            for status in provider_report(settings, check=True):
+                if status.used_by:
+                    report = log.info if status.usable else log.error
+                    report(
+                        "image_provider_check",
+                        provider=status.provider,
+                        usable=status.usable,
+                        message=f"{status.provider}: {status.note}",
+                    )
+
+        threading.Thread(target=check, name="imagegen-key-check", daemon=True).start()
+
     def _do_reload(self) -> None:
         notify.reloading()
         try:
@@ -251,6 +277,7 @@ class Service:
             self.scheduler.settings = new.daemon
             forget_verified_keys()
             log.info("reloaded", message="configuration reloaded")
+            self._check_keys()
         notify.ready(self._status())
 
     def _status(self) -> str:

@@ -31,10 +31,12 @@ from handlers.outputs.markers import marker_info
 from handlers.outputs.picks import pick_record
 from handlers.result import Outcome, RunRequest, RunResult
 from handlers.run.episode import EpisodeRun
+from handlers.run.keys import ProviderStatus, provider_report
 from handlers.run.services import Services
 
 __all__ = [
     "Outcome",
+    "ProviderStatus",
     "RunRequest",
     "RunResult",
     "Validation",
@@ -43,6 +45,7 @@ __all__ = [
     "needs_job",
     "pick",
     "price_table",
+    "provider_report",
     "request_retry",
     "rescore",
     "run",

@@ -33,6 +33,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("IMAGEGEN_") or name in (
             "OPENAI_API_KEY",
             "ANTHROPIC_API_KEY",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "REPLICATE_API_TOKEN",
             "CREDENTIALS_DIRECTORY",
             "OPENAI_BASE_URL",
             "ANTHROPIC_BASE_URL",

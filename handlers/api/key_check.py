@@ -1,8 +1,10 @@
-"""Check an API key once with a free request (GET /v1/models) before the first paid
-call, so a bad key stops the episode after one request even with parallel workers.
+"""Check an API key once with a free request (GET /v1/models; Gemini's models list,
+Replicate's account) before the first paid call, so a bad key stops the provider after
+one request even with parallel workers.
 
 Only a 401 counts as a bad key: a 403 there may just mean a restricted key without
-model-listing rights, and a 404 a compatible server without the endpoint."""
+model-listing rights, and a 404 a compatible server without the endpoint. Probes of
+other SDKs raise AuthError themselves for a refused key and return otherwise."""
 
 from __future__ import annotations
 
@@ -11,10 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import anthropic
-import openai
-
-from handlers.api.retry import scrub
+from handlers.api.retry import loaded_sdks, scrub
 from handlers.errors import AuthError
 
 _verified: set[str] = set()
@@ -42,16 +41,23 @@ def ensure_key_works(
             raise AuthError(failed[1])
         try:
             probe()
-        except (openai.AuthenticationError, anthropic.AuthenticationError) as e:
-            message = (
-                f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API key "
-                "(OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no further "
-                "calls are made for this episode"
-            )
-            _failed[fingerprint] = (time.monotonic(), message)
-            raise AuthError(message) from None
-        except (openai.APIError, anthropic.APIError):
-            pass  # inconclusive: the real call will tell
+        except AuthError as e:
+            _failed[fingerprint] = (time.monotonic(), str(e))
+            raise
+        except Exception as e:
+            # openai and anthropic errors (their modules are loaded: their probe ran).
+            sdks = loaded_sdks()
+            if any(isinstance(e, sdk.AuthenticationError) for sdk in sdks):
+                message = (
+                    f"{kind}: HTTP 401: {scrub(str(getattr(e, 'message', e)))}. Check the API "
+                    "key (OPENAI_API_KEY / ANTHROPIC_API_KEY or the systemd credential); no "
+                    "further calls are made for this episode"
+                )
+                _failed[fingerprint] = (time.monotonic(), message)
+                raise AuthError(message) from None
+            if not any(isinstance(e, sdk.APIError) for sdk in sdks):
+                raise
+            # Any other API error is inconclusive: the real call will tell.
         with _guard:
             _verified.add(fingerprint)
 

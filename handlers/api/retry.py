@@ -11,14 +11,14 @@ policy (the chapter is `rejected`), 401/403 (the episode stops), unknown model
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anthropic
-import openai
 import structlog
 from tenacity import (
     RetryCallState,
@@ -37,6 +37,10 @@ from handlers.errors import (
     ProviderError,
     Stopped,
 )
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 log = structlog.get_logger("imagegen")
 T = TypeVar("T")
@@ -156,18 +160,26 @@ def call_with_retries(
     return result, attempts
 
 
+def loaded_sdks() -> list[ModuleType]:
+    """The openai and anthropic modules, where imported. An exception of either comes
+    from a module that is loaded already; importing them here instead would cost a run
+    that uses only Gemini or Replicate about two seconds."""
+    return [sdk for sdk in (sys.modules.get("openai"), sys.modules.get("anthropic")) if sdk]
+
+
 def classify(exc: Exception, what: str, policy: RetrySettings) -> Exception:
     """Map an SDK exception to ours. Messages carry the provider's words, never a key."""
     if isinstance(exc, ImagegenError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
-        return RetryableError(f"{what}: timed out")
-    if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
-        return RetryableError(f"{what}: connection failed ({type(exc.__cause__).__name__})")
-    if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
-        return _classify_status(exc, what, policy)
-    if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
-        return MalformedResponse(f"{what}: malformed response body")
+    for sdk in loaded_sdks():
+        if isinstance(exc, sdk.APITimeoutError):
+            return RetryableError(f"{what}: timed out")
+        if isinstance(exc, sdk.APIConnectionError):
+            return RetryableError(f"{what}: connection failed ({type(exc.__cause__).__name__})")
+        if isinstance(exc, sdk.APIStatusError):
+            return _classify_status(exc, what, policy)
+        if isinstance(exc, sdk.APIResponseValidationError):
+            return MalformedResponse(f"{what}: malformed response body")
     if isinstance(exc, ValueError):  # JSON decoding of a broken 200 body
         return MalformedResponse(f"{what}: malformed response body ({type(exc).__name__})")
     return ProviderError(f"{what}: {type(exc).__name__}: {exc}")
@@ -240,13 +252,21 @@ def _error_fields(exc: openai.APIStatusError | anthropic.APIStatusError) -> tupl
     return None, _clip(str(exc.message))
 
 
-_KEY_LIKE = re.compile(r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}")
+# OpenAI and Anthropic keys (sk-...), Google API keys (AIza...), Replicate tokens (r8_...).
+_KEY_LIKE = re.compile(
+    r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}|\bAIza[0-9A-Za-z_\-*]{6,}|\br8_[A-Za-z0-9*]{6,}"
+)
 
 
 def scrub(text: str) -> str:
     """Provider messages may echo (part of) a key, e.g. 'Incorrect API key provided:
     sk-te****'; nothing that looks like one leaves this module."""
     return _KEY_LIKE.sub("[redacted key]", text)
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """One line, at most `limit` characters, with nothing that looks like a key."""
+    return _clip(text, limit)
 
 
 def _clip(text: str, limit: int = 300) -> str:

@@ -15,6 +15,7 @@ from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.reading import parse_json, read_json, read_regular_file
 from handlers.hashing import sha256_bytes
+from handlers.outputs.manifest import RETRY_STATUSES
 
 
 def describes(record: Any, manifest_sha256: str | None) -> bool:
@@ -78,11 +79,14 @@ def needs_job(episode: Path) -> str | None:
         if not isinstance(entry, dict):
             return "manifest damaged"
         # Only plain failures are worth another try unasked: a rejected prompt is
-        # rejected again, and a cost-capped chapter stays capped.
-        if entry.get("status") == "failed":
-            return f"chapter {entry.get('chapter_id')} failed"
+        # rejected again, and a cost-capped chapter stays capped. An offline stand-in
+        # ("fallback") waits for its providers like a failure does.
+        status = entry.get("status")
+        if status in RETRY_STATUSES:
+            what = "failed" if status == "failed" else "has an offline stand-in"
+            return f"chapter {entry.get('chapter_id')} {what}"
         file = entry.get("file")
-        if entry.get("status") in ("generated", "template") and (
+        if status in ("generated", "template", "fallback") and (
             not isinstance(file, str) or file not in names
         ):
             return f"image of {entry.get('chapter_id')} missing"

@@ -3,6 +3,8 @@ prompt template (when a writer writes the prompt), and the image settings."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from config.settings import ImageModel, Settings
 from handlers.episode.chapters import Chapter, ChaptersDoc, Episode
 from handlers.episode.routing import route_of, uses_writer
@@ -31,6 +33,10 @@ def chapter_hash(chapter: Chapter, doc: ChaptersDoc, narration_context: str) -> 
         }
         if uses_writer(chapter):
             content["narration"] = narration_context
+        if visual.reference_image is not None:
+            # The path, not the file's content: a changed reference file does not repaint
+            # the chapter by itself (its .stale marker does).
+            content["reference_image"] = visual.reference_image
     return sha256_json(content)
 
 
@@ -55,7 +61,7 @@ def image_settings_hash(
     refinement when it applies. Fallback models are not in it: adding one must not
     repaint every image."""
     content: dict[str, object] = {
-        "primary": primary.model_dump(),
+        "primary": _identity(primary),
         "frame": settings.frame.model_dump(),
         "style_prefix": settings.prompt.style_prefix,
     }
@@ -69,18 +75,40 @@ def image_settings_hash(
     return sha256_json(content)
 
 
+def _identity(spec: ImageModel) -> dict[str, object]:
+    """The link as hashed: fields added since the first release only when set, so an
+    upgrade does not repaint (and pay again for) every image."""
+    data = spec.model_dump()
+    if not data.get("input"):
+        data.pop("input", None)
+    return data
+
+
 def fingerprints(
     episode: Episode,
     settings: Settings,
     primary: ImageModel,
     writer: PromptWriter,
     template: PromptTemplate,
+    primaries: Mapping[str, ImageModel] | None = None,
 ) -> dict[str, Fingerprint]:
+    """`primary` makes every generated chapter's image except a visual type with a
+    chain of its own, whose first link is in `primaries`."""
     templates = template_settings_hash(settings)
     refine = refine_facts(settings, writer)
-    with_writer = image_settings_hash(settings, primary, writer, refine)
     own = refine if settings.refine.chapter_prompts else None  # own prompts: see refines()
-    without_writer = image_settings_hash(settings, primary, None, own)
+    hashes: dict[str, tuple[str, str]] = {}
+
+    def image_hashes(visual_type: str) -> tuple[str, str]:
+        spec = (primaries or {}).get(visual_type, primary)
+        key = spec.model_dump_json()
+        if key not in hashes:
+            hashes[key] = (
+                image_settings_hash(settings, spec, writer, refine),
+                image_settings_hash(settings, spec, None, own),
+            )
+        return hashes[key]
+
     prompt_cfg = settings.prompt
     fps = {}
     for ch in episode.chapters:
@@ -89,6 +117,7 @@ def fingerprints(
         if route_of(ch) == "template":
             settings_hash = templates
         else:
+            with_writer, without_writer = image_hashes(ch.main_visual.type)
             settings_hash = with_writer if writes else without_writer
         fps[ch.chapter_id] = Fingerprint(
             chapter=chapter_hash(ch, episode.doc, context.narration_context),

@@ -1,5 +1,6 @@
 """OpenAI images API (gpt-image-1.5 by default; gpt-image-1, -1-mini, -2; dall-e-3 on
-compatible servers that still serve it), through the official SDK, always base64."""
+compatible servers that still serve it), through the official SDK, always base64.
+A request with reference images goes to images.edit (GPT image models only)."""
 
 from __future__ import annotations
 
@@ -63,8 +64,17 @@ class OpenAIImages:
             params["quality"] = spec.quality
             params["output_format"] = "png"
 
+        # GPT image models take up to 16 reference images through images.edit; DALL-E
+        # models none that we could use (dall-e-2 edits one square image with a mask).
+        references = () if is_dalle(spec.model) else request.references[:16]
+        if references:
+            params["image"] = [(_file_name(ref.name), ref.png, "image/png") for ref in references]
+
         def call() -> tuple[Image.Image, Any]:
-            response = self.client.images.generate(**params)
+            if references:
+                response = self.client.images.edit(**params)
+            else:
+                response = self.client.images.generate(**params)
             return _decode(response, spec.model), response
 
         (image, response), attempts = call_with_retries(
@@ -87,7 +97,12 @@ class OpenAIImages:
             usage=usage,
             cost_usd=cost,
             attempts=attempts,
+            references_sent=[ref.name for ref in references],
         )
+
+
+def _file_name(name: str) -> str:
+    return name.rsplit("/", 1)[-1] or "reference.png"
 
 
 def _decode(response: Any, model: str) -> Image.Image:
@@ -115,4 +130,8 @@ def _usage(response: Any) -> dict[str, int]:
         value = getattr(usage, key, None)
         if isinstance(value, int):
             out[key] = value
+    details = getattr(usage, "input_tokens_details", None)
+    image_tokens = getattr(details, "image_tokens", None)
+    if isinstance(image_tokens, int) and image_tokens:
+        out["input_image_tokens"] = image_tokens  # reference images sent to images.edit
     return out

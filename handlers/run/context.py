@@ -21,6 +21,7 @@ from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.refine import Refinement
 from handlers.prompts.writers import WrittenPrompt
+from handlers.providers.base import Reference
 from handlers.providers.chain import ProviderChain
 from handlers.run.services import Services
 from handlers.select.judge import Brief, Judge
@@ -111,6 +112,8 @@ class ChapterWork:
     # A first set of candidates that all failed their checks: the second set goes on
     # from it (numbers, costs), once.
     earlier: list[Candidate] = field(default_factory=list)
+    # Reference images sent with each image request (the chapter's, or a storyboard's).
+    references: list[Reference] = field(default_factory=list)
 
     @property
     def chapter_id(self) -> str:

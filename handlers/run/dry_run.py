@@ -31,14 +31,17 @@ def write_request_file(
     images, each judged, and every round of prompt refinement (early stops only make it
     cheaper; a second set of candidates after a first that all failed their checks is
     not counted)."""
-    primary = services.chain[0].spec
-    image_price, known = services.prices.image_spec(primary)
     n = settings.selection.candidates
-    judge = services.judge if image_price > 0 else None
     total = 0.0
+    known = True
     chapters: list[dict[str, Any]] = []
     for plan in plans:
         ch = plan.chapter
+        chain = services.chain_for(ch.main_visual.type)
+        primary = chain[0].spec
+        image_price, price_known = services.prices.image_spec(primary)
+        known = known and price_known
+        judge = services.judge if image_price > 0 else None
         item: dict[str, Any] = {
             "chapter_id": ch.chapter_id,
             "visual_type": ch.main_visual.type,
@@ -82,6 +85,8 @@ def write_request_file(
                 prompt_source=source,
                 provider=primary.provider,
                 model=primary.model,
+                chain=[step.label for step in chain],
+                reference_image=ch.main_visual.reference_image,
                 size=primary.size,
                 quality=primary.quality,
                 frame=f"{settings.frame.width}x{settings.frame.height}",

@@ -105,7 +105,12 @@ class EpisodeRun:
             doc=episode.doc,
             manifest=manifest,
             fingerprints=fingerprints(
-                episode, self.settings, services.primary, services.writer, services.template
+                episode,
+                self.settings,
+                services.primary,
+                services.writer,
+                services.template,
+                services.primaries(),
             ),
             selected=self.request.chapters,
             force=self.request.force,
@@ -195,7 +200,9 @@ class EpisodeRun:
             services=services,
             ledger=ledger,
             stop=self.stop,
-            chain=ProviderChain(services.chain, services.prices, ledger, self.stop),
+            chain=ProviderChain(
+                services.chain, services.prices, ledger, self.stop, services.chains
+            ),
             recorder=recorder,
             api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
             judge=services.judge,
@@ -237,7 +244,7 @@ class EpisodeRun:
         failures = [
             e
             for e in done.values()
-            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap")
+            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap", "fallback")
         ]
         not_started = [
             p.chapter.chapter_id for p in work if p.chapter.chapter_id not in recorder.touched

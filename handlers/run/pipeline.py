@@ -1,7 +1,7 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [recover_candidates, recover_trace, write_prompt, refine_prompt,
-                make_candidates_or_refine, write_chosen]
+    GENERATE = [recover_candidates, load_references, recover_trace, write_prompt,
+                refine_prompt, make_candidates_or_refine, write_chosen]
     TEMPLATE = [draw_template, check_template, write_chosen]
     SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
     RESCORE  = [rescore, write_chosen]
@@ -33,6 +33,7 @@ from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
+from handlers.providers.references import load_reference
 from handlers.run.candidates import AllCandidatesFailed, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
 from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
@@ -70,6 +71,17 @@ def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
         cost_usd=written.cost_usd,
         usage={"prompt": written.usage} if written.usage else {},
     )
+
+
+def load_references(work: ChapterWork, ctx: RunContext) -> None:
+    """The chapter's visual.reference_image, read before anything is paid for: a missing
+    or unreadable one fails the chapter with the field and file named."""
+    ch = work.plan.chapter
+    relative = ch.main_visual.reference_image
+    if relative is None:
+        return
+    where = f"{ctx.episode.path}: chapter {ch.chapter_id}: visual.reference_image"
+    work.references.append(load_reference(ctx.recorder.dirs, relative, where=where))
 
 
 def draw_template(work: ChapterWork, ctx: RunContext) -> None:
@@ -146,6 +158,7 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
 
 GENERATE: list[Step] = [
     recover_candidates,
+    load_references,
     recover_trace,
     write_prompt,
     refine_prompt,
