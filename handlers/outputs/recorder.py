@@ -7,8 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from config.settings import FrameSettings
 from handlers.episode.chapters import Episode
@@ -26,7 +25,9 @@ from handlers.outputs.manifest import (
     write_manifest,
 )
 from handlers.outputs.markers import write_marker
-from handlers.outputs.png import encode_png
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Recorder:
@@ -56,6 +57,8 @@ class Recorder:
         target = ensure_inside(
             self.paths, self._mkdir(self.paths.images) / self.paths.image(entry.chapter_id).name
         )
+        from handlers.outputs.png import encode_png  # Pillow: only a run that makes images
+
         data = encode_png(img, png_meta(entry))
         self._invalidate_render()
         atomic.write_bytes(target, data)

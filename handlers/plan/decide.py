@@ -18,7 +18,6 @@ from handlers.hashing import sha256_file
 from handlers.outputs.entries import Fingerprint, entry_from_png
 from handlers.outputs.manifest import Manifest, ManifestEntry
 from handlers.outputs.markers import Marker
-from handlers.outputs.png import read_png_meta
 
 Action = Literal["reuse", "generate", "template", "skip", "keep"]
 
@@ -141,6 +140,8 @@ def _image_problem(path: Path, entry: ManifestEntry) -> str | None:
 def _png_matches(path: Path, fp: Fingerprint) -> bool:
     if not path.is_file() or path.is_symlink():
         return False
+    from handlers.outputs.png import read_png_meta  # Pillow: only when a manifest is lost
+
     meta = read_png_meta(path)
     return (
         meta.get("chapter_hash") == fp.chapter

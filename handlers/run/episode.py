@@ -21,10 +21,7 @@ from handlers.outputs.provenance import write_provenance
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan, plan_episode
 from handlers.plan.fingerprint import fingerprints
-from handlers.providers.chain import ProviderChain
 from handlers.result import RunRequest, RunResult
-from handlers.run import pipeline
-from handlers.run.dry_run import write_request_file
 from handlers.run.services import Services, build_services
 from handlers.stop import StopSignal
 
@@ -133,6 +130,11 @@ class EpisodeRun:
             else:
                 recorder.write_manifest()
 
+        # Only now, with work to do: the pipeline loads Pillow and the drawing code, which
+        # the common "up to date" answer above must not pay for.
+        from handlers.providers.chain import ProviderChain
+        from handlers.run import pipeline
+
         for plan in work:
             self.log.info(
                 "chapter_planned",
@@ -226,6 +228,8 @@ class EpisodeRun:
         )
 
     def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
+        from handlers.run.dry_run import write_request_file  # see _execute
+
         recorder = Recorder(self.paths, episode, self.settings.frame, lambda: 0.0)
         target = recorder.request_path()
         estimate = write_request_file(target, episode, plans, services, self.settings)
