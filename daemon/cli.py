@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,20 @@ def _cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    """Leave a retry request the daemon picks up at once, bypassing its failure
-    backoff; the daemon does the work, under its own user, and removes the request."""
+    """Leave a retry request the daemon acts on at once, bypassing its failure
+    backoff; the daemon does the work, under its own user, and removes the request.
+    With no daemon serving the tree, run the episodes here, as `imagegen run` does."""
+    from daemon.presence import daemon_serving
+
+    root = Path(os.path.realpath(settings.outputs_dir))
+    if daemon_serving(root) is False:
+        print(f"no imagegen daemon is serving {root}: running here (as `imagegen run` would)")
+        worst = EXIT_OK
+        for path in args.paths:
+            result = run(episode_dir_of(path), RunRequest(trigger="cli: retry"), settings)
+            print(summary_line(result), flush=True)
+            worst = max(worst, _exit_code(result))
+        return worst
     worst = EXIT_OK
     for path in args.paths:
         try:

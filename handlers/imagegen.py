@@ -24,7 +24,7 @@ from handlers.episode.routing import route_of
 from handlers.errors import ImagegenError, LockBusy
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
-from handlers.outputs.current import needs_job
+from handlers.outputs.current import needs_job, state_key
 from handlers.outputs.markers import write_marker
 from handlers.result import Outcome, RunRequest, RunResult
 from handlers.run.episode import EpisodeRun
@@ -41,6 +41,7 @@ __all__ = [
     "price_table",
     "request_retry",
     "run",
+    "state_key",
     "validate",
 ]
 
@@ -65,7 +66,12 @@ def run(
             timeout=settings.lock_timeout_seconds,
             on_wait=lambda: log.info("waiting_for_lock", episode_id=name),
         ):
-            result = EpisodeRun(paths, request, settings, services).run()
+            if request.only_if_needed and _found_current(paths.dir):
+                result = RunResult(name, "up_to_date", "up to date")
+            else:
+                if request.on_start is not None:
+                    request.on_start()
+                result = EpisodeRun(paths, request, settings, services).run()
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
     except ImagegenError as e:
@@ -83,6 +89,11 @@ def run(
         result = RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _found_current(episode: Path) -> bool:
+    """Current by the cheap check; a blocked episode goes ahead, to say it is blocked."""
+    return not (episode / layout.CHAPTERS_STALE).exists() and needs_job(episode) is None
 
 
 @dataclass

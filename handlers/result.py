@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +19,12 @@ class RunRequest:
     trigger: str = "cli"
     # Set by the daemon on SIGTERM: no new paid calls start; in-flight ones finish.
     cancel: threading.Event | None = None
+    # Under the episode lock, first ask the cheap check (`needs_job`) and answer
+    # "up_to_date" at once when it finds the episode current: another daemon on the
+    # same tree may have just done it. (It does not see settings changes, by design.)
+    only_if_needed: bool = False
+    # Called once the episode is locked and the run goes ahead.
+    on_start: Callable[[], None] | None = None
 
 
 @dataclass

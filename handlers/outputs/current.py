@@ -7,13 +7,20 @@ restart must not repaint, and pay for, every episode; use markers or `run --forc
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from pathlib import Path
 
 from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.reading import parse_json, read_json, read_regular_file
 from handlers.hashing import sha256_bytes
+
+# A file rewritten within its filesystem's timestamp granularity (a kernel tick; whole
+# seconds on some network filesystems) keeps its mtime: facts this fresh are not
+# trusted to stand for the content (git's "racily clean" entries).
+RACY_NS = 2_000_000_000
 
 
 def provenance_describes(provenance: Path, manifest_sha256: str | None) -> bool:
@@ -85,3 +92,34 @@ def needs_job(episode: Path) -> str | None:
     if not provenance_describes(provenance, sha256_bytes(raw_manifest)):
         return "interrupted run"
     return None
+
+
+def state_key(episode: Path) -> str | None:
+    """The stat facts of everything `needs_job` reads: while they stay the same, so
+    does its verdict, and a cache of verdicts decides an unchanged episode from five
+    lstat calls. The episode and images/ directories stand for their listings (markers,
+    images, temp files). None when a fact is too fresh to trust, or unreadable."""
+    base = os.fspath(episode)
+    images = os.path.join(base, layout.IMAGES_DIR)
+    paths = (
+        base,
+        os.path.join(base, layout.CHAPTERS),
+        images,
+        os.path.join(images, layout.MANIFEST),
+        os.path.join(base, layout.PROVENANCE_DIR, layout.PROVENANCE),
+    )
+    facts: list[tuple[int, int, int, int] | None] = []
+    newest = 0
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            facts.append(None)
+            continue
+        except OSError:
+            return None
+        facts.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    if time.time_ns() - newest < RACY_NS:
+        return None
+    return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
