@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import sys
@@ -28,6 +30,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BLOCKED = 3
 EXIT_BUSY = 4
+
+M_MMAP_THRESHOLD = -3  # mallopt(3) parameter of glibc's malloc.h
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,5 +217,31 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def entry() -> None:
+    """The `imagegen` command (console script and `python -m daemon`): main(), then exit
+    without the interpreter's teardown. Tearing ~400 modules down costs ~50 ms, a fifth
+    of a no-op run, and is pointless here: every file we write is fsync'ed, output is
+    flushed below, and no thread is left with work."""
+    _return_freed_frames()
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`imagegen run ... | head -1`) has nothing left to keep.
+        with contextlib.suppress(OSError):
+            stream.flush()
+    os._exit(code)
+
+
+def _return_freed_frames() -> None:
+    """A fixed malloc mmap threshold (glibc). A frame is a 6-9 MB buffer that lives for
+    a second; after the first is freed glibc raises its threshold above that size and
+    keeps later frames in its heaps, which only grow: a c=3 run peaked at 120-145 MB.
+    Fixed at 1 MiB, every frame is mapped and handed back when freed (peak ~117 MB)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass  # not glibc: its own allocator decides
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

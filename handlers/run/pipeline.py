@@ -214,8 +214,8 @@ def fit_and_write(work: ChapterWork, ctx: RunContext) -> None:
     frame = ctx.settings.frame
     with ctx.cpu_slots:
         image = fit_to_frame(work.image, frame.width, frame.height)
+        work.image = None  # the native image is not needed to encode: let its memory go
         work.entry = ctx.recorder.write_image(work.entry, image)
-    work.image = None  # the frame is on disk; let the memory go
 
 
 GENERATE: list[Step] = [write_prompt, generate_image, fit_and_write]
