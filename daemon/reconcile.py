@@ -8,7 +8,7 @@ read only the episodes that changed: an unchanged one costs five lstat calls."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -24,8 +24,8 @@ MAX_DEPTH = 4
 class Watches(Protocol):
     """Told of each directory before the walk looks into it (daemon/watcher.py)."""
 
-    def watch_dir(self, path: Path, depth: int) -> None: ...
-    def watch_images(self, path: Path) -> None: ...
+    def watch_dir(self, path: str, depth: int) -> None: ...
+    def watch_images(self, path: str) -> None: ...
 
 
 def find_episodes(root: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
@@ -36,11 +36,20 @@ def find_episodes(root: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
 def walk(top: Path, depth: int, watches: Watches | None) -> Iterator[Path]:
     """Episodes at or below `top`, searching `depth` levels down. Each directory is
     watched before it is looked into, so what is created meanwhile is seen either way."""
+    return map(Path, _walk(os.fspath(top), depth, watches, None))
+
+
+def _walk(
+    top: str, depth: int, watches: Watches | None, known: Callable[[str], bool] | None
+) -> Iterator[str]:
+    """`walk` on plain strings (a big tree's scan is mostly this loop). `known(dir)`
+    True: an episode decided already, neither yielded nor looked into."""
     if watches is not None:
         watches.watch_dir(top, depth)
-    if os.path.lexists(os.path.join(top, layout.CHAPTERS)):
-        if watches is not None:
-            watches.watch_images(top / layout.IMAGES_DIR)
+        watches.watch_images(f"{top}/{layout.IMAGES_DIR}")  # if there is one
+    if known is not None and known(top):
+        return
+    if os.path.lexists(f"{top}/{layout.CHAPTERS}"):
         yield top
         return
     if depth == 0:
@@ -50,14 +59,15 @@ def walk(top: Path, depth: int, watches: Watches | None) -> Iterator[Path]:
     except OSError:
         return
     for entry in entries:
-        if entry.name in layout.OUR_DIRS or entry.name.startswith("."):
+        name = entry.name
+        if name in layout.OUR_DIRS or name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from walk(Path(entry.path), depth - 1, watches)
-        elif entry.is_symlink() and os.path.isfile(os.path.join(entry.path, layout.CHAPTERS)):
+            yield from _walk(entry.path, depth - 1, watches, known)
+        elif entry.is_symlink() and os.path.isfile(f"{entry.path}/{layout.CHAPTERS}"):
             # Not followed further, but reported: the handler refuses it by name when
             # it leads out of the root, instead of the episode silently never running.
-            yield Path(entry.path)
+            yield entry.path
 
 
 class Reconciler:
@@ -70,17 +80,25 @@ class Reconciler:
 
     def scan(self, watches: Watches | None) -> list[tuple[Path, str]]:
         """(episode, why) for every episode that needs a job."""
-        needed = []
-        seen = set()
         cache = self.cache
         prefix = len(str(self.root)) + 1
-        for episode in walk(self.root, MAX_DEPTH, watches):
-            name = str(episode)[prefix:]
+        seen: set[str] = set()
+
+        def unchanged(path: str) -> bool:
+            name = path[prefix:]
+            remembered = cache.get(name)
+            if remembered is None or state_key(path) != remembered:
+                return False
+            seen.add(name)
+            return True
+
+        needed = []
+        for path in _walk(str(self.root), MAX_DEPTH, watches, unchanged):
+            name = path[prefix:]
             seen.add(name)
             # The facts first, then the read: a change in between only costs a re-read.
-            key = state_key(episode)
-            if key is not None and cache.get(name) == key:
-                continue
+            key = state_key(path)
+            episode = Path(path)
             reason = needs_job(episode)
             if reason is None and key is not None:
                 cache.put(name, key)

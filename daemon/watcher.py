@@ -115,10 +115,10 @@ class PollingWatcher:
         )
         self._observer.start()
 
-    def watch_dir(self, path: Path, depth: int) -> None:
+    def watch_dir(self, path: str, depth: int) -> None:
         pass  # the observer walks the whole tree on every poll
 
-    def watch_images(self, path: Path) -> None:
+    def watch_images(self, path: str) -> None:
         pass
 
     def stop(self) -> None:
@@ -150,17 +150,19 @@ class InotifyWatcher:
 
     # -- what the tree walk calls ------------------------------------------------------
 
-    def watch_dir(self, path: Path, depth: int) -> None:
-        self._add(str(path), DIR_MASK, depth)
+    def watch_dir(self, path: str, depth: int) -> None:
+        self._add(path, DIR_MASK, depth)
 
-    def watch_images(self, path: Path) -> None:
-        self._add(str(path), IMAGES_MASK, -1)
+    def watch_images(self, path: str) -> None:
+        self._add(path, IMAGES_MASK, -1)
 
     @property
     def watch_count(self) -> int:
         return len(self._by_wd)
 
     def _add(self, path: str, mask: int, depth: int) -> None:
+        if path in self._by_path:
+            return  # watched already (a rescan): no lock, no system call
         with self._lock:
             if self._fallback is not None or path in self._by_path:
                 return
@@ -225,7 +227,7 @@ class InotifyWatcher:
             return
         if event.name == layout.CHAPTERS and event.mask & _DIR_ARRIVED and watched.depth >= 0:
             # The folder just became an episode: its images/ may already be there.
-            self.watch_images(Path(watched.path) / layout.IMAGES_DIR)
+            self.watch_images(os.path.join(watched.path, layout.IMAGES_DIR))
         self.events.put(_raw(event.mask, path, is_directory=False))
 
     def _directory_event(self, parent: _Watched, path: str, event: ino.Event) -> None:
@@ -234,7 +236,7 @@ class InotifyWatcher:
         elif event.mask & _DIR_ARRIVED and parent.depth >= 0:
             name = event.name
             if name == layout.IMAGES_DIR:
-                self.watch_images(Path(path))
+                self.watch_images(path)
                 # Markers written before the watch existed are reported by no event.
                 for entry in _listing(path):
                     self.events.put(RawEvent("created", entry, None, False))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import time
 from pathlib import Path
 
@@ -94,32 +95,35 @@ def needs_job(episode: Path) -> str | None:
     return None
 
 
-def state_key(episode: Path) -> str | None:
+def state_key(episode: Path | str) -> str | None:
     """The stat facts of everything `needs_job` reads: while they stay the same, so
     does its verdict, and a cache of verdicts decides an unchanged episode from five
     lstat calls. The episode and images/ directories stand for their listings (markers,
     images, temp files). None when a fact is too fresh to trust, or unreadable."""
     base = os.fspath(episode)
-    images = os.path.join(base, layout.IMAGES_DIR)
-    paths = (
-        base,
-        os.path.join(base, layout.CHAPTERS),
-        images,
-        os.path.join(images, layout.MANIFEST),
-        os.path.join(base, layout.PROVENANCE_DIR, layout.PROVENANCE),
-    )
-    facts: list[tuple[int, int, int, int] | None] = []
+    images = f"{base}/{layout.IMAGES_DIR}"
+    facts: list[int] = []
     newest = 0
-    for path in paths:
+    for path in (
+        base,
+        f"{base}/{layout.CHAPTERS}",
+        images,
+        f"{images}/{layout.MANIFEST}",
+        f"{base}/{layout.PROVENANCE_DIR}/{layout.PROVENANCE}",
+    ):
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            facts.append(None)
+            facts += _ABSENT
             continue
         except OSError:
             return None
-        facts.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        facts += (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
     if time.time_ns() - newest < RACY_NS:
         return None
-    return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_FACTS.pack(*facts), digest_size=16).hexdigest()
+
+
+_FACTS = struct.Struct("<" + "Qqqq" * 5)  # (inode, size, mtime_ns, ctime_ns) of each
+_ABSENT = (0, -1, -1, -1)
