@@ -231,9 +231,11 @@ class InotifyWatcher:
         self.events.put(_raw(event.mask, path, is_directory=False))
 
     def _directory_event(self, parent: _Watched, path: str, event: ino.Event) -> None:
+        if parent.depth < 0:
+            return  # in images/: our own folders (candidates, prompts), never work
         if event.mask & _GONE:
             self._unwatch_below(path)
-        elif event.mask & _DIR_ARRIVED and parent.depth >= 0:
+        elif event.mask & _DIR_ARRIVED:
             name = event.name
             if name == layout.IMAGES_DIR:
                 self.watch_images(path)
