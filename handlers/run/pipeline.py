@@ -8,10 +8,10 @@ every expected failure into a manifest entry, so one failure is one chapter. New
 steps (refinement, candidates, checks, judge, selection) slot into the lists without
 touching the orchestrator.
 
-Chapters run in a pool of `2 x image.concurrency + WRITERS` threads; a paid call
-holds one of `image.concurrency` API slots, so an API slot never waits on PNG encoding
-while another chapter fits, encodes and writes its image: when every call of a round
-answers at once, as many chapters are already waiting to take the slots.
+Chapters run in a pool of `image.concurrency + max(WRITERS, image.concurrency)`
+threads; a paid call holds one of `image.concurrency` API slots, so an API slot never
+waits on PNG encoding while another chapter fits, encodes and writes its image: when
+every call of a round answers at once, as many chapters are already waiting for them.
 """
 
 from __future__ import annotations
@@ -263,7 +263,8 @@ def run_chapters(
 ) -> None:
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
-    workers = 2 * ctx.settings.image.concurrency + WRITERS
+    concurrency = ctx.settings.image.concurrency
+    workers = concurrency + max(WRITERS, concurrency)
     queue = deque(plans)
     episode_log = log.bind(episode_id=ctx.recorder.paths.name)
     with ThreadPoolExecutor(workers, thread_name_prefix="imagegen-chapter") as pool:
