@@ -24,14 +24,22 @@ import structlog
 
 from config import ConfigError, Settings, load_settings
 from daemon import notify, presence
+from daemon.events import Overflow, RawEvent
 from daemon.reconcile import Reconciler, find_episodes
 from daemon.scheduler import Scheduler
 from daemon.summary import summary_line
 from daemon.triggers import Trigger, classify
-from daemon.watcher import Overflow, RawEvent, start_watcher
+from daemon.watcher import start_watcher
 from handlers.episode import layout
 from handlers.errors import ImagegenError
-from handlers.imagegen import RunRequest, RunResult, forget_verified_keys, run, validate
+from handlers.imagegen import (
+    RunRequest,
+    RunResult,
+    forget_verified_keys,
+    load_run_machinery,
+    run,
+    validate,
+)
 
 log = structlog.get_logger("imagegen")
 
@@ -99,6 +107,7 @@ class Service:
             outputs_dir=str(self.root),
         )
         notify.ready(self._status())
+        load_run_machinery()
         try:
             self._loop()
         finally:

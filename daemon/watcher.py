@@ -6,7 +6,7 @@ episode depth, and each episode's `images/` (markers and retry requests land the
 so at most 2 per episode; provenance/, render/ and anything deeper are never watched.
 The tree walk (daemon/reconcile.py) adds them, before it looks into each directory, so
 nothing created meanwhile goes unseen; directories that appear later are walked here.
-Polling (watchdog's observer) serves network filesystems, and takes over when the
+Polling (daemon/polling.py) serves network filesystems, and takes over when the
 inotify limits are exhausted."""
 
 from __future__ import annotations
@@ -21,35 +21,13 @@ from pathlib import Path
 from typing import Protocol
 
 import structlog
-from watchdog.events import (
-    DirCreatedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers.polling import PollingObserver
 
 from daemon import inotify as ino
+from daemon.events import Overflow, RawEvent
 from daemon.reconcile import Watches, walk
 from handlers.episode import layout
 
 log = structlog.get_logger("imagegen")
-
-# What the polling observer reports: only what daemon/triggers.py can use.
-EVENT_FILTER: list[type[FileSystemEvent]] = [
-    FileCreatedEvent,
-    FileModifiedEvent,
-    FileClosedEvent,
-    FileMovedEvent,
-    FileDeletedEvent,
-    DirCreatedEvent,
-    DirMovedEvent,
-]
 
 # A directory that is or may become an episode: its chapters.json being written or
 # renamed into place, its chapters.json.stale removed, directories appearing in it.
@@ -73,19 +51,6 @@ _GONE = ino.IN_MOVED_FROM | ino.IN_DELETE
 STOP_CHECK_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class RawEvent:
-    event_type: str  # created, modified, closed, moved (src may be ""), deleted
-    src: str
-    dest: str | None
-    is_directory: bool
-
-
-@dataclass(frozen=True)
-class Overflow:
-    """The kernel dropped events: the service rescans the tree."""
-
-
 class Watcher(Watches, Protocol):
     """What the service sees of a watcher."""
 
@@ -104,28 +69,13 @@ def start_watcher(
             if e.errno not in (errno.ENOSPC, errno.EMFILE):
                 raise
             _limit_reached(e, poll_interval)
-    return PollingWatcher(root, events, poll_interval)
+    return _polling(root, events, poll_interval)
 
 
-class PollingWatcher:
-    def __init__(self, root: Path, events: queue.SimpleQueue[object], interval: float) -> None:
-        self._observer = PollingObserver(timeout=interval)
-        self._observer.schedule(
-            _Enqueue(events), str(root), recursive=True, event_filter=EVENT_FILTER
-        )
-        self._observer.start()
+def _polling(root: Path, events: queue.SimpleQueue[object], interval: float) -> Watcher:
+    from daemon.polling import PollingWatcher  # watchdog: loaded only when polling
 
-    def watch_dir(self, path: str, depth: int) -> None:
-        pass  # the observer walks the whole tree on every poll
-
-    def watch_images(self, path: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        self._observer.stop()
-
-    def is_alive(self) -> bool:
-        return self._observer.is_alive()
+    return PollingWatcher(root, events, interval)
 
 
 @dataclass(frozen=True)
@@ -143,7 +93,7 @@ class InotifyWatcher:
         self._by_wd: dict[int, _Watched] = {}
         self._by_path: dict[str, int] = {}
         self._lock = threading.Lock()  # the tree walk and the reader thread both add
-        self._fallback: PollingWatcher | None = None
+        self._fallback: Watcher | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._read, name="imagegen-inotify", daemon=True)
         self._thread.start()
@@ -180,7 +130,7 @@ class InotifyWatcher:
 
     def _fall_back(self, e: OSError) -> None:
         _limit_reached(e, self.poll_interval)
-        self._fallback = PollingWatcher(self.root, self.events, self.poll_interval)
+        self._fallback = _polling(self.root, self.events, self.poll_interval)
         self._stopping.set()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -301,23 +251,3 @@ def _limit_reached(e: OSError, poll_interval: float) -> None:
         f"{poll_interval:g} s. Raise it: sysctl -w {sysctl}=524288 (and persist it "
         "in /etc/sysctl.d/)",
     )
-
-
-class _Enqueue(FileSystemEventHandler):
-    def __init__(self, events: queue.SimpleQueue[object]) -> None:
-        self.events = events
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        dest = event.dest_path or None
-        self.events.put(
-            RawEvent(
-                event.event_type,
-                _text(event.src_path),
-                _text(dest) if dest else None,
-                event.is_directory,
-            )
-        )
-
-
-def _text(path: str | bytes) -> str:
-    return path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path

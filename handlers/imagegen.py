@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,8 +28,9 @@ from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs.current import needs_job, state_key
 from handlers.outputs.markers import write_marker
 from handlers.result import Outcome, RunRequest, RunResult
-from handlers.run.episode import EpisodeRun
-from handlers.run.services import Services
+
+if TYPE_CHECKING:
+    from handlers.run.services import Services
 
 __all__ = [
     "Outcome",
@@ -37,6 +39,7 @@ __all__ = [
     "Validation",
     "episode_dir_of",
     "forget_verified_keys",
+    "load_run_machinery",
     "needs_job",
     "price_table",
     "request_retry",
@@ -55,6 +58,8 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
+    from handlers.run.episode import EpisodeRun  # see load_run_machinery
+
     started = time.monotonic()
     name = episode_dir.name
     try:
@@ -89,6 +94,13 @@ def run(
         result = RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
     result.duration_s = time.monotonic() - started
     return result
+
+
+def load_run_machinery() -> None:
+    """Import what a run needs (the orchestrator, planning, outputs) now. `run` imports
+    it on first use, so that the daemon's start-up and the light commands do not pay
+    for it; the daemon calls this once READY, so that its first job does not either."""
+    import handlers.run.episode  # noqa: F401
 
 
 def _found_current(episode: Path) -> bool:

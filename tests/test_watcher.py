@@ -12,8 +12,10 @@ import time
 import pytest
 
 from daemon import inotify, watcher
+from daemon.events import Overflow, RawEvent
+from daemon.polling import PollingWatcher
 from daemon.reconcile import walk
-from daemon.watcher import Overflow, RawEvent, start_watcher
+from daemon.watcher import start_watcher
 from tests.conftest import demo_doc
 from tests.support.daemon_proc import DaemonProcess
 
@@ -64,7 +66,7 @@ def test_no_inotify_instance_left_falls_back_to_polling(tmp_path, monkeypatch, c
     monkeypatch.setattr(inotify.Inotify, "__init__", refuse)
     w = start_watcher(tmp_path, queue.SimpleQueue(), polling=False, poll_interval=0.1)
     try:
-        assert isinstance(w, watcher.PollingWatcher)
+        assert isinstance(w, PollingWatcher)
     finally:
         w.stop()
     assert "fs.inotify.max_user_instances" in capsys.readouterr().err
