@@ -17,6 +17,7 @@ from tests.support.episodes import paid_episode_doc, write_doc
 
 CHAPTERS = 8
 LATENCY = 1.0
+PEER_SEQUENTIAL_SECONDS = 11.07
 
 
 def main(short: bool) -> None:
@@ -64,9 +65,10 @@ def main(short: bool) -> None:
     top = CHAPTERS / math.ceil(CHAPTERS / 3)
     record(
         "speed-up of c=3 over the sequential run",
-        f"{speedup:.2f}x",
-        f">= 2.4x (90% of the ideal {top:.2f}x: 8 calls in 3 rounds; the issue's 3x is "
-        "against the peer's sequential stage, 11.07 s, not re-measurable here)",
+        f"{speedup:.2f}x; against the peer's sequential stage (11.07 s, quoted in issue 17, "
+        f"not re-measurable here) {PEER_SEQUENTIAL_SECONDS / c3:.2f}x",
+        f">= {0.9 * top:.1f}x: 90% of the ceiling {top:.2f}x (8 calls take 3 rounds at c=3); "
+        "the issue's 3x exceeds the ceiling against any sequential run of the same calls",
         speedup >= 0.9 * top,
         f"c=1 {c1:.2f} s, c=3 {c3:.2f} s",
     )
