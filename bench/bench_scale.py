@@ -74,8 +74,12 @@ def _start(outputs: Path, log: Path) -> tuple[DaemonProcess, float, str]:
     daemon = DaemonProcess(outputs, config="rescan_seconds = 0.0\n", log_path=log, settle=1.0)
     t0 = time.time()
     daemon.start(wait_ready=False)
-    # Without the cache, 50,000 episodes are each read: far longer than tests wait.
-    ready = daemon.wait_for(lambda e: e.get("event") == "daemon_ready", timeout=300)[0]
+    try:
+        # Without the cache, 50,000 episodes are each read: far longer than tests wait.
+        ready = daemon.wait_for(lambda e: e.get("event") == "daemon_ready", timeout=300)[0]
+    except BaseException:
+        daemon.kill()
+        raise
     return daemon, log_time(ready["timestamp"]) - t0, ready["message"]
 
 

@@ -92,6 +92,8 @@ class InotifyWatcher:
         self._ino = ino.Inotify()
         self._by_wd: dict[int, _Watched] = {}
         self._by_path: dict[str, int] = {}
+        # Watched directories by parent: what a directory moved away takes with it.
+        self._children: dict[str, set[str]] = {}
         self._lock = threading.Lock()  # the tree walk and the reader thread both add
         self._fallback: Watcher | None = None
         self._stopping = threading.Event()
@@ -122,11 +124,11 @@ class InotifyWatcher:
                 if e.errno in (errno.ENOSPC, errno.EMFILE):
                     self._fall_back(e)
                 return  # gone, not a directory, a symlink: nothing to watch
-            old = self._by_wd.get(wd)
-            if old is not None:  # the same directory under a new name (moved)
-                self._by_path.pop(old.path, None)
+            if wd in self._by_wd:  # the same directory under a new name (moved)
+                self._forget(wd)
             self._by_wd[wd] = _Watched(path, depth)
             self._by_path[path] = wd
+            self._children.setdefault(os.path.dirname(path), set()).add(path)
 
     def _fall_back(self, e: OSError) -> None:
         _limit_reached(e, self.poll_interval)
@@ -183,7 +185,9 @@ class InotifyWatcher:
     def _directory_event(self, parent: _Watched, path: str, event: ino.Event) -> None:
         if parent.depth < 0:
             return  # in images/: our own folders (candidates, prompts), never work
-        if event.mask & _GONE:
+        if event.mask & ino.IN_MOVED_FROM:
+            # Deleted directories lose their watches by themselves (IN_IGNORED); moved
+            # ones would go on reporting under their old name.
             self._unwatch_below(path)
         elif event.mask & _DIR_ARRIVED:
             name = event.name
@@ -198,18 +202,28 @@ class InotifyWatcher:
         self.events.put(_raw(event.mask, path, is_directory=True))
 
     def _unwatch_below(self, path: str) -> None:
-        """A directory moved away: its watches would report under its old name."""
-        prefix = path + os.sep
+        """Drop the watches of `path` and every watched directory below it."""
         with self._lock:
-            for known, wd in list(self._by_path.items()):
-                if known == path or known.startswith(prefix):
+            below = [path]
+            while below:
+                current = below.pop()
+                below.extend(self._children.get(current, ()))
+                wd = self._by_path.get(current)
+                if wd is not None:
                     self._ino.rm_watch(wd)
                     self._forget(wd)
 
     def _forget(self, wd: int) -> None:
         watched = self._by_wd.pop(wd, None)
-        if watched is not None and self._by_path.get(watched.path) == wd:
-            del self._by_path[watched.path]
+        if watched is None or self._by_path.get(watched.path) != wd:
+            return
+        del self._by_path[watched.path]
+        parent = os.path.dirname(watched.path)
+        siblings = self._children.get(parent)
+        if siblings is not None:
+            siblings.discard(watched.path)
+            if not siblings:
+                del self._children[parent]
 
 
 def _may_hold_episodes(parent: str, name: str) -> bool:
