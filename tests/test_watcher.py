@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import queue
+import shutil
 import time
 
 import pytest
@@ -142,3 +143,27 @@ def test_daemon_in_polling_mode_serves_a_drop(outputs, mode):
         assert d.wait_jobs("ep-poll")[0]["status"] == "ok"
     finally:
         d.kill()
+
+
+def test_deleted_and_moved_folders_leave_no_watch_behind(tmp_path):
+    root = tmp_path / "outputs"
+    for i in range(30):
+        (root / "season" / f"ep{i}" / "images").mkdir(parents=True)
+        (root / "season" / f"ep{i}" / "chapters.json").write_text("{}")
+        (root / f"ep{i}" / "images").mkdir(parents=True)
+        (root / f"ep{i}" / "chapters.json").write_text("{}")
+    w = watcher.InotifyWatcher(root, queue.SimpleQueue(), 1.0)
+    try:
+        assert len(list(walk(root, 4, w))) == 60
+        assert w.watch_count == 2 + 60 * 2
+        os.rename(root / "season", tmp_path / "away")  # moved out: 61 watches go
+        for i in range(30):
+            shutil.rmtree(root / f"ep{i}")  # deleted: the kernel drops 60
+        deadline = time.monotonic() + 10
+        while w.watch_count > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _watched(w, root) == {"."} and w.watch_count == 1
+        with w._lock:
+            assert set(w._children) <= {str(tmp_path)}, w._children
+    finally:
+        w.stop()
