@@ -7,6 +7,7 @@ average is printed with each group."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_cli, bench_concurrency, bench_daemon, bench_offline, bench_scale
-from bench.common import FIGURES, load_average
+from bench.common import FIGURES, WORK, load_average
 from daemon.logging import configure_logging
 
 
@@ -29,8 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("console", verbose=False)
     started = time.monotonic()
     print(f"imagegen benchmarks ({'short' if args.short else 'full'} form); {load_average()}")
-    for bench in (bench_daemon, bench_cli, bench_concurrency, bench_offline, bench_scale):
-        bench.main(args.short)
+    try:
+        for bench in (bench_daemon, bench_cli, bench_concurrency, bench_offline, bench_scale):
+            bench.main(args.short)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # each removes its trees; this the rest
     missed = [f for f in FIGURES if f.ok is False]
     print(f"\nsummary ({time.monotonic() - started:.0f} s; {load_average()})")
     width = max(len(f.name) for f in FIGURES)
