@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -25,23 +26,24 @@ from handlers.episode.routing import route_of
 from handlers.errors import ImagegenError, LockBusy, UsageError
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
-from handlers.outputs.current import needs_job
+from handlers.outputs.current import needs_job, state_key
 from handlers.outputs.manifest import read_manifest
 from handlers.outputs.markers import marker_info
 from handlers.outputs.picks import pick_record
 from handlers.result import Outcome, RunRequest, RunResult
-from handlers.run.episode import EpisodeRun
-from handlers.run.keys import ProviderStatus, provider_report
-from handlers.run.services import Services
+
+if TYPE_CHECKING:
+    from handlers.run.keys import ProviderStatus
+    from handlers.run.services import Services
 
 __all__ = [
     "Outcome",
-    "ProviderStatus",
     "RunRequest",
     "RunResult",
     "Validation",
     "episode_dir_of",
     "forget_verified_keys",
+    "load_run_machinery",
     "needs_job",
     "pick",
     "price_table",
@@ -49,6 +51,7 @@ __all__ = [
     "request_retry",
     "rescore",
     "run",
+    "state_key",
     "validate",
 ]
 
@@ -62,6 +65,8 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
+    from handlers.run.episode import EpisodeRun  # see load_run_machinery
+
     started = time.monotonic()
     name = episode_dir.name
     try:
@@ -77,7 +82,12 @@ def run(
                 held=dirs.episode.fd,
             ),
         ):
-            result = EpisodeRun(dirs, request, settings, services).run()
+            if request.only_if_needed and _found_current(paths.dir):
+                result = RunResult(name, "up_to_date", "up to date")
+            else:
+                if request.on_start is not None:
+                    request.on_start()
+                result = EpisodeRun(dirs, request, settings, services).run()
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
     except ImagegenError as e:
@@ -102,6 +112,26 @@ def _tell_waiting(name: str, holder: str, request: RunRequest) -> None:
     log.info("waiting_for_lock", episode_id=name, holder=holder, message=message)
     if request.on_lock_wait is not None:
         request.on_lock_wait(message)
+
+
+def provider_report(settings: Settings, *, check: bool) -> list[ProviderStatus]:
+    """One status per paid image provider (`imagegen config`, the daemon's start-up
+    check); `check` asks each one in use with a key. Loaded on use: see run()."""
+    from handlers.run.keys import provider_report as report
+
+    return report(settings, check=check)
+
+
+def load_run_machinery() -> None:
+    """Import what a run needs (the orchestrator, planning, outputs) now. `run` imports
+    it on first use, so that the daemon's start-up and the light commands do not pay
+    for it; the daemon calls this once READY, so that its first job does not either."""
+    import handlers.run.episode  # noqa: F401
+
+
+def _found_current(episode: Path) -> bool:
+    """Current by the cheap check; a blocked episode goes ahead, to say it is blocked."""
+    return not (episode / layout.CHAPTERS_STALE).exists() and needs_job(episode) is None
 
 
 @dataclass

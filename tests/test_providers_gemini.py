@@ -169,14 +169,18 @@ def test_malformed_answers_are_retried_then_failed(outputs, fake_api, fault):
     assert len(requests_to(fake_api, "gemini")) == 3
 
 
-def test_a_wrong_key_costs_one_free_request_and_stops_the_episode(outputs, fake_api):
+def test_a_wrong_key_costs_the_free_check_and_one_refused_call_then_stops(outputs, fake_api):
     ep = episode(outputs, "ep-gkey", 4)
     settings = gemini_settings(outputs, fake_api)
     settings.gemini.api_key = type(settings.gemini.api_key)("AIzaSy-wrong-key-123456")  # type: ignore[misc]
     result = run(ep, RunRequest(), settings)
     assert result.outcome == "failed"
     assert "GEMINI_API_KEY" in result.message and "API key not valid" in result.message
-    assert [r.endpoint for r in fake_api.requests] == ["gemini_models"]
+    # The free key check runs alongside the first call (handlers/api/key_check.py): that
+    # call is refused too, and nothing else is asked.
+    endpoints = [r.endpoint for r in fake_api.requests]
+    assert endpoints.count("gemini_models") == 1 and endpoints.count("gemini") <= 1, endpoints
+    assert all(r.status != 200 for r in fake_api.requests if r.endpoint == "gemini")
     assert fake_api.images_paid == 0
     assert "AIzaSy-wrong" not in result.message
 

@@ -204,13 +204,16 @@ def test_out_of_credit_is_not_retried(outputs, fake_api):
     assert len(creations(fake_api)) == 1
 
 
-def test_a_wrong_token_costs_one_free_request_and_stops_the_episode(outputs, fake_api):
+def test_a_wrong_token_costs_the_free_check_and_one_refused_call_then_stops(outputs, fake_api):
     ep = episode(outputs, "ep-rtoken", 3)
     settings = replicate_settings(outputs, fake_api)
     settings.replicate.api_key = type(settings.replicate.api_key)("r8_wrongtoken123456")  # type: ignore[misc]
     result = run(ep, RunRequest(), settings)
     assert result.outcome == "failed" and "REPLICATE_API_TOKEN" in result.message
-    assert [r.endpoint for r in fake_api.requests] == ["replicate_account"]
+    # The free check runs alongside the first call: that call is refused too.
+    endpoints = [r.endpoint for r in fake_api.requests]
+    assert endpoints.count("replicate_account") == 1, endpoints
+    assert endpoints.count("replicate") <= 1 and fake_api.images_paid == 0, endpoints
     assert "r8_wrongtoken" not in result.message
 
 

@@ -16,17 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from config.settings import RetrySettings
 from handlers.errors import (
@@ -41,6 +33,7 @@ from handlers.errors import (
 if TYPE_CHECKING:
     import anthropic
     import openai
+    from tenacity import RetryCallState
 
 log = structlog.get_logger("imagegen")
 T = TypeVar("T")
@@ -48,6 +41,18 @@ Stopper = Callable[[], bool]
 
 _CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 _RETRY_STATUSES = frozenset({408, 409, 429, 529})
+_SDKS = ("openai", "anthropic")
+
+
+def sdk_errors(name: str) -> tuple[type[Exception], ...]:
+    """The exception class `name` of every SDK imported so far. The SDKs are imported on
+    first use (handlers/api/clients.py); one never imported cannot have raised."""
+    found: list[type[Exception]] = []
+    for sdk in _SDKS:
+        cls = getattr(sys.modules.get(sdk), name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            found.append(cls)
+    return tuple(found)
 
 
 class MalformedResponse(ProviderError):
@@ -106,6 +111,9 @@ def call_with_retries(
 ) -> tuple[T, int]:
     """Run `fn` (one API request) until it succeeds or may not be retried.
     Returns (result, attempts used)."""
+    # Here, not at the top: only a run that makes a paid call needs tenacity.
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
     attempts = 0
 
     def one_attempt() -> T:
@@ -160,26 +168,18 @@ def call_with_retries(
     return result, attempts
 
 
-def loaded_sdks() -> list[ModuleType]:
-    """The openai and anthropic modules, where imported. An exception of either comes
-    from a module that is loaded already; importing them here instead would cost a run
-    that uses only Gemini or Replicate about two seconds."""
-    return [sdk for sdk in (sys.modules.get("openai"), sys.modules.get("anthropic")) if sdk]
-
-
 def classify(exc: Exception, what: str, policy: RetrySettings) -> Exception:
     """Map an SDK exception to ours. Messages carry the provider's words, never a key."""
     if isinstance(exc, ImagegenError):
         return exc
-    for sdk in loaded_sdks():
-        if isinstance(exc, sdk.APITimeoutError):
-            return RetryableError(f"{what}: timed out")
-        if isinstance(exc, sdk.APIConnectionError):
-            return RetryableError(f"{what}: connection failed ({type(exc.__cause__).__name__})")
-        if isinstance(exc, sdk.APIStatusError):
-            return _classify_status(exc, what, policy)
-        if isinstance(exc, sdk.APIResponseValidationError):
-            return MalformedResponse(f"{what}: malformed response body")
+    if isinstance(exc, sdk_errors("APITimeoutError")):
+        return RetryableError(f"{what}: timed out")
+    if isinstance(exc, sdk_errors("APIConnectionError")):
+        return RetryableError(f"{what}: connection failed ({type(exc.__cause__).__name__})")
+    if isinstance(exc, sdk_errors("APIStatusError")):
+        return _classify_status(exc, what, policy)  # type: ignore[arg-type]
+    if isinstance(exc, sdk_errors("APIResponseValidationError")):
+        return MalformedResponse(f"{what}: malformed response body")
     if isinstance(exc, ValueError):  # JSON decoding of a broken 200 body
         return MalformedResponse(f"{what}: malformed response body ({type(exc).__name__})")
     return ProviderError(f"{what}: {type(exc).__name__}: {exc}")

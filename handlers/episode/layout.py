@@ -54,6 +54,13 @@ RENDER_STALE = RENDER_DRAFT + STALE
 # Temp files of atomic writes: hidden, and never matching a trigger.
 TEMP_SUFFIX = ".tmp"
 
+# The daemon's own files, per tree, in `<outputs_dir>/.imagegen/` (hidden: never taken
+# for an episode). The state cache is rebuilt from the episodes whenever it is lost.
+STATE_DIR = ".imagegen"
+STATE_CACHE = "daemon-state.json"
+# Held (shared) by every daemon serving the tree; `imagegen retry` asks it who is there.
+DAEMON_LOCK = "daemon.lock"
+
 # Size limits of the files we read back (our manifest and every stage's provenance).
 MAX_MANIFEST_BYTES = 50_000_000
 MAX_PROVENANCE_BYTES = 10_000_000

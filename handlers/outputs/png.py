@@ -18,7 +18,8 @@ PNG_COMPRESS_LEVEL = 3
 
 def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
     """Scale to cover the frame, centre-crop, high-quality resampling."""
-    img = img.convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # (convert would copy an RGB image too: 5-9 MB for nothing)
     if img.size == (width, height):
         return img
     # The centred source region with the frame's aspect, resampled straight to the

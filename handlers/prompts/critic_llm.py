@@ -25,7 +25,9 @@ from handlers.prompts.critic import (
 
 class _LLMCritic:
     name = "llm"
-    client: Any
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError
 
     def __init__(self, settings: Settings, prices: PriceTable, provider: str) -> None:
         self.model = settings.refine.critic_model or CRITIC_MODELS[provider]
@@ -65,7 +67,12 @@ class AnthropicCritic(_LLMCritic):
 
     def __init__(self, settings: Settings, prices: PriceTable) -> None:
         super().__init__(settings, prices, "anthropic")
-        self.client = anthropic_client(settings.anthropic)
+        self._cfg = settings.anthropic
+
+    @property
+    def client(self) -> Any:
+        # Made (and the SDK imported) on the first critique: see handlers/api/clients.py.
+        return anthropic_client(self._cfg)
 
     def _ask(self, message: str) -> tuple[str, dict[str, int]]:
         msg: Any = self.client.messages.create(
@@ -90,7 +97,11 @@ class OpenAICritic(_LLMCritic):
 
     def __init__(self, settings: Settings, prices: PriceTable) -> None:
         super().__init__(settings, prices, "openai")
-        self.client = openai_client(settings.openai)
+        self._openai = settings.openai
+
+    @property
+    def client(self) -> Any:
+        return openai_client(self._openai)
 
     def _ask(self, message: str) -> tuple[str, dict[str, int]]:
         resp: Any = self.client.chat.completions.create(

@@ -58,8 +58,10 @@ class _LLMWriter:
         self.style_prefix = settings.prompt.style_prefix
         self.model: str | None = settings.prompt.model or template.model
 
-    # The SDK client (anthropic or openai): both have base_url, api_key, models.list.
-    client: Any
+    @property
+    def client(self) -> Any:
+        """The SDK client (anthropic or openai): both have base_url, api_key, models.list."""
+        raise NotImplementedError
 
     @property
     def label(self) -> str:
@@ -146,7 +148,12 @@ class AnthropicWriter(_LLMWriter):
 
     def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
         super().__init__(settings, template, prices)
-        self.client = anthropic_client(settings.anthropic)
+        self._anthropic = settings.anthropic
+
+    @property
+    def client(self) -> Any:
+        # Made (and the SDK imported) on the first prompt: see handlers/api/clients.py.
+        return anthropic_client(self._anthropic)
 
     def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
         # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
@@ -177,7 +184,11 @@ class OpenAIChatWriter(_LLMWriter):
         if settings.prompt.model is None and template.model.startswith("claude"):
             # The template names a Claude model; the OpenAI writer needs one of its own.
             self.model = DEFAULT_OPENAI_CHAT_MODEL
-        self.client = openai_client(settings.openai)
+        self._openai = settings.openai
+
+    @property
+    def client(self) -> Any:
+        return openai_client(self._openai)  # made on first use, as AnthropicWriter's
 
     def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
         resp: Any = self.client.chat.completions.create(

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from config.settings import ImageModel, Settings
 from handlers.api.clients import openai_client
 from handlers.api.key_check import ensure_key_works
 from handlers.api.retry import MalformedResponse, RateGate, call_with_retries
 from handlers.money.pricing import PriceTable
-from handlers.outputs.png import decode_image
 from handlers.providers.base import GeneratedImage, ImageRequest
+
+if TYPE_CHECKING:
+    import openai
+    from PIL import Image
 
 # Longest prompt each family accepts (characters).
 PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000}
@@ -46,13 +47,17 @@ class OpenAIImages:
         self.prices = prices
         self.retry = settings.retry
         self.gate = gate or RateGate()
-        self.client = openai_client(settings.openai)
+        self._openai = settings.openai
+
+    @property
+    def client(self) -> openai.OpenAI:
+        # Made (and the SDK imported) on the first image: see handlers/api/clients.py.
+        return openai_client(self._openai)
 
     def generate(self, request: ImageRequest) -> GeneratedImage:
         spec = self.spec
-        ensure_key_works(
-            "openai", str(self.client.base_url), self.client.api_key, self.client.models.list
-        )
+        client = self.client
+        ensure_key_works("openai", str(client.base_url), client.api_key, client.models.list)
         prompt = request.prompt[: prompt_limit(spec.model)]
         params: dict[str, Any] = {"model": spec.model, "prompt": prompt, "n": 1, "size": spec.size}
         if is_dalle(spec.model):
@@ -72,9 +77,9 @@ class OpenAIImages:
 
         def call() -> tuple[Image.Image, Any]:
             if references:
-                response = self.client.images.edit(**params)
+                response = client.images.edit(**params)
             else:
-                response = self.client.images.generate(**params)
+                response = client.images.generate(**params)
             return _decode(response, spec.model), response
 
         (image, response), attempts = call_with_retries(
@@ -106,6 +111,10 @@ def _file_name(name: str) -> str:
 
 
 def _decode(response: Any, model: str) -> Image.Image:
+    from PIL import Image  # here: planning a run that has nothing to do never loads Pillow
+
+    from handlers.outputs.png import decode_image
+
     data = getattr(response, "data", None)
     if not data:
         raise MalformedResponse(f"openai:{model} image: the answer holds no image")

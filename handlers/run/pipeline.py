@@ -10,9 +10,10 @@ Each step reads and fills in a `ChapterWork`; `run_chapter` runs the steps and t
 every expected failure into a manifest entry, so one failure is one chapter. New
 steps slot into the lists without touching the orchestrator.
 
-Chapters run in a pool of `image.concurrency + WRITERS` threads; a paid call holds
-one of `image.concurrency` API slots, so an API slot never waits on PNG encoding
-while another chapter fits, checks, encodes and writes its images.
+Chapters run in a pool of `image.concurrency + max(WRITERS, image.concurrency)`
+threads; a paid call holds one of `image.concurrency` API slots, so an API slot never
+waits on PNG encoding while another chapter fits, encodes and writes its image: when
+every call of a round answers at once, as many chapters are already waiting for them.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
         frame = ctx.settings.frame
         with ctx.cpu_slots:
             image = fit_to_frame(work.image, frame.width, frame.height)
+            work.image = None  # the native image is not needed to encode: let it go
             work.entry = ctx.recorder.write_image(work.entry, image)
     work.image = work.png = None  # on disk now; let the memory go
 
@@ -215,7 +217,8 @@ def run_chapters(
 ) -> None:
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
-    workers = ctx.settings.image.concurrency + WRITERS
+    concurrency = ctx.settings.image.concurrency
+    workers = concurrency + max(WRITERS, concurrency)
     queue = deque(plans)
     if ctx.settings.selection.ocr and any(steps is not SELECT for _, steps in plans):
         # Tesseract's models load while the first chapters wait for their images.

@@ -9,16 +9,17 @@ has a paid link with the offline renderer (a stand-in, see providers/chain.py).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config.settings import ImageModel, Settings
-from handlers.drawing.offline import OfflineRenderer
 from handlers.money.pricing import PriceTable
 from handlers.prompts.critic import Critic
 from handlers.prompts.refine_setup import build_critic
 from handlers.prompts.template import PromptTemplate, load_template
 from handlers.prompts.writers import PromptWriter, TemplateWriter
-from handlers.providers.base import ImageProvider
+from handlers.providers.base import GeneratedImage, ImageProvider, ImageRequest
 from handlers.providers.chain import ImageStep
 from handlers.select.judge import Judge
 
@@ -145,22 +146,47 @@ def build_services(settings: Settings) -> Services:
 
 
 def _provider_for(spec: ImageModel, settings: Settings, prices: PriceTable) -> ImageProvider:
-    if spec.provider == "offline":
-        return OfflineRenderer(font_path=settings.brand.font_path)
-    # Imported here: the SDKs take about a second to import, which an offline run
-    # (the embedded defaults, `imagegen validate`) should not pay, nor a run that
-    # does not use that provider.
-    if spec.provider == "gemini":
-        from handlers.providers.gemini import GeminiImages
+    """The provider of one link, made on its first image: its module loads Pillow or an
+    SDK (0.1-2 s), which an offline run, a run that has nothing to generate, or one that
+    never reaches this link should not pay."""
 
-        return GeminiImages(spec, settings, prices)
-    if spec.provider == "replicate":
-        from handlers.providers.replicate import ReplicateImages
+    def make() -> ImageProvider:
+        if spec.provider == "offline":
+            from handlers.drawing.offline import OfflineRenderer
 
-        return ReplicateImages(spec, settings, prices)
-    from handlers.providers.openai import OpenAIImages
+            return OfflineRenderer(font_path=settings.brand.font_path)
+        if spec.provider == "gemini":
+            from handlers.providers.gemini import GeminiImages
 
-    return OpenAIImages(spec, settings, prices)
+            return GeminiImages(spec, settings, prices)
+        if spec.provider == "replicate":
+            from handlers.providers.replicate import ReplicateImages
+
+            return ReplicateImages(spec, settings, prices)
+        from handlers.providers.openai import OpenAIImages
+
+        return OpenAIImages(spec, settings, prices)
+
+    name = "offline" if spec.provider == "offline" else f"{spec.provider}:{spec.model}"
+    return MadeOnFirstImage(name, make)
+
+
+class MadeOnFirstImage:
+    """A provider made on its first image. Its module loads Pillow or an SDK (0.1-2 s),
+    which a run with nothing to generate, the common case, must not pay."""
+
+    def __init__(self, name: str, make: Callable[[], ImageProvider]) -> None:
+        self.name = name
+        self._make = make
+        self._provider: ImageProvider | None = None
+        self._lock = threading.Lock()
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        with self._lock:  # the workers' first images arrive together: make it once
+            if self._provider is None:
+                self._provider = self._make()
+            provider = self._provider
+        return provider.generate(request)
 
 
 def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable) -> PromptWriter:
@@ -174,7 +200,8 @@ def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable
             writer = "template"
     if writer == "template":
         return TemplateWriter(template)
-    from handlers.prompts.llm import AnthropicWriter, OpenAIChatWriter  # see _provider_for
+    # Loaded only for an LLM writer; its SDK is imported on the first prompt, not here.
+    from handlers.prompts.llm import AnthropicWriter, OpenAIChatWriter
 
     if writer == "anthropic":
         return AnthropicWriter(settings, template, prices)
