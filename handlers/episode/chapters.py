@@ -11,10 +11,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from handlers.episode import layout
 from handlers.errors import InputError
@@ -68,6 +69,9 @@ class Chapter(_In):
     overlays: Any = None
     transitions: Any = None
     notes: Any = None
+    # Set on the copies `image_chapters` makes for a chapter's 2nd, 3rd... visual: the
+    # chapter it belongs to and the visual's number. Never read from the input.
+    _visual_of: tuple[str, int] | None = PrivateAttr(None)
 
     @field_validator("chapter_id")
     @classmethod
@@ -85,6 +89,37 @@ class Chapter(_In):
             return self.visual
         assert self.visuals  # guaranteed by _check_chapter
         return self.visuals[0]
+
+    @property
+    def source_chapter_id(self) -> str:
+        """The chapter this image belongs to (itself, unless it is a further visual)."""
+        return self._visual_of[0] if self._visual_of else self.chapter_id
+
+    @property
+    def visual_number(self) -> int:
+        """1 for a chapter's main visual, 2, 3, ... for the further ones."""
+        return self._visual_of[1] if self._visual_of else 1
+
+
+def image_chapters(chapters: list[Chapter]) -> list[Chapter]:
+    """Every image an episode needs, each as a chapter with one visual: the chapter
+    itself (its main visual: `visual`, else `visuals[0]`), then a copy for each further
+    entry of `visuals`, named `<chapter_id>-v2`, `-v3`, ... so that its image, manifest
+    entry, markers, candidates and prompt trace work as a chapter's do."""
+    out: list[Chapter] = []
+    for ch in chapters:
+        out.append(ch)
+        for number, visual in enumerate((ch.visuals or [])[1:], start=2):
+            extra = ch.model_copy(
+                update={
+                    "chapter_id": layout.visual_id(ch.chapter_id, number),
+                    "visual": visual,
+                    "visuals": None,
+                }
+            )
+            extra._visual_of = (ch.chapter_id, number)
+            out.append(extra)
+    return out
 
 
 class ChaptersDoc(_In):
@@ -121,6 +156,17 @@ class Episode:
     @property
     def chapters(self) -> list[Chapter]:
         return self.doc.chapters
+
+    @cached_property
+    def image_chapters(self) -> list[Chapter]:
+        """One per image: every chapter, then each further visual (see image_chapters)."""
+        return image_chapters(self.doc.chapters)
+
+    def with_their_visuals(self, chapter_ids: frozenset[str]) -> frozenset[str]:
+        """The chapters named and the images of their further visuals (`--chapter`)."""
+        return frozenset(
+            c.chapter_id for c in self.image_chapters if c.source_chapter_id in chapter_ids
+        )
 
 
 def load_chapters(path: Path, *, max_bytes: int, episode_name: str | None = None) -> Episode:
@@ -164,6 +210,7 @@ def _check_document(where: str, doc: ChaptersDoc, episode_name: str | None) -> l
     errors: list[str] = []
     warnings: list[str] = []
     seen: dict[str, int] = {}
+    ids = {ch.chapter_id.casefold(): i for i, ch in enumerate(doc.chapters)}
     for i, ch in enumerate(doc.chapters):
         label = f"chapters[{i}] (chapter_id {ch.chapter_id!r})"
         key = ch.chapter_id.casefold()
@@ -181,6 +228,20 @@ def _check_document(where: str, doc: ChaptersDoc, episode_name: str | None) -> l
                 f"{label}: visual.type {visual.type!r} is unknown "
                 f"(known: {', '.join(sorted(KNOWN_TYPES))}); chapter skipped"
             )
+        for number, extra in enumerate((ch.visuals or [])[1:], start=2):
+            image = layout.visual_id(ch.chapter_id, number)
+            other = ids.get(image.casefold())
+            if other is not None:
+                errors.append(
+                    f"{label}: visuals[{number - 1}] is drawn as {layout.IMAGES_DIR}/"
+                    f"{layout.image_name(image)}, the image of chapters[{other}]; "
+                    "rename that chapter_id"
+                )
+            if extra.type not in KNOWN_TYPES:
+                warnings.append(
+                    f"{label}: visuals[{number - 1}].type {extra.type!r} is unknown; "
+                    "that visual is skipped"
+                )
         if ch.order is not None and ch.order != i + 1:
             warnings.append(f"{label}: order is {ch.order!r}, expected {i + 1}")
     if doc.total_chapters != len(doc.chapters):

@@ -26,6 +26,9 @@ REQUEST = "imagegen_request.json"
 RETRY_REQUEST = "imagegen.retry"
 IMAGE_SUFFIX = ".png"
 IMAGE_STALE_SUFFIX = IMAGE_SUFFIX + STALE
+# A chapter's further visuals (its `visuals[1:]`) are images of their own, each named
+# like a chapter: images/ch01-v2.png, its entry, markers, candidates and prompt trace.
+VISUAL_INFIX = "-v"
 
 # In images/candidates/<chapter_id>/: every candidate made for a chapter, c01.png ...
 CANDIDATES_DIR = "candidates"
@@ -72,6 +75,11 @@ def image_name(chapter_id: str) -> str:
 
 def image_stale_name(chapter_id: str) -> str:
     return chapter_id + IMAGE_STALE_SUFFIX
+
+
+def visual_id(chapter_id: str, number: int) -> str:
+    """The image id of a chapter's `number`th visual (2, 3, ...): "ch01-v2"."""
+    return f"{chapter_id}{VISUAL_INFIX}{number}"
 
 
 def candidate_id(number: int) -> str:

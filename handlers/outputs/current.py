@@ -78,7 +78,7 @@ def needs_job(episode: Path) -> str | None:
     if manifest.get("chapters_sha256") != sha256_bytes(raw_chapters):
         return f"{layout.CHAPTERS} changed"
     try:
-        wanted = {c["chapter_id"] for c in parse_json(raw_chapters)["chapters"]}
+        wanted = _image_ids(parse_json(raw_chapters)["chapters"])
     except (ValueError, KeyError, TypeError):
         return f"{layout.CHAPTERS} unreadable"  # the handler will say exactly why
     entries = manifest.get("chapters", [])
@@ -105,6 +105,18 @@ def needs_job(episode: Path) -> str | None:
     if not provenance_describes(provenance, sha256_bytes(raw_manifest)):
         return "interrupted run"
     return None
+
+
+def _image_ids(chapters: list[dict[str, Any]]) -> set[str]:
+    """Every image id an episode's manifest must have: each chapter's, and one per
+    further visual (`visuals[1:]`, as handlers/episode/chapters.py image_chapters)."""
+    ids = set()
+    for c in chapters:
+        ids.add(c["chapter_id"])
+        visuals = c.get("visuals")
+        if isinstance(visuals, list):
+            ids.update(layout.visual_id(c["chapter_id"], n) for n in range(2, len(visuals) + 1))
+    return ids
 
 
 def state_key(episode: Path | str) -> str | None:

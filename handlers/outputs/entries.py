@@ -63,6 +63,14 @@ def base_entry(chapter: Chapter, fp: Fingerprint, **fields: object) -> ManifestE
             "order": chapter.order if isinstance(chapter.order, int) else 0,
             "title": chapter.title,
             "visual_type": chapter.main_visual.type,
+            **(
+                {
+                    "source_chapter_id": chapter.source_chapter_id,
+                    "visual_number": chapter.visual_number,
+                }
+                if chapter.visual_number > 1
+                else {}
+            ),
             "chapter_hash": fp.chapter,
             "template_hash": fp.template,
             "settings_hash": fp.settings,

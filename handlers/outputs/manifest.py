@@ -110,6 +110,11 @@ class ManifestEntry(BaseModel):
     title: str
     visual_type: str
     status: Status
+    # A chapter's 2nd, 3rd... visual (`visuals[1:]`) has an entry of its own, with the
+    # id `<chapter_id>-v2`...: these name its chapter and the visual's number; null for
+    # a chapter's main visual.
+    source_chapter_id: str | None = None
+    visual_number: int | None = None
     generation_method: str | None = None
     provider: str | None = None
     model: str | None = None

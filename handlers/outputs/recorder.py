@@ -194,7 +194,7 @@ class Recorder:
     def manifest(self) -> Manifest:
         ordered = [
             self.entries[c.chapter_id]
-            for c in self.episode.chapters
+            for c in self.episode.image_chapters
             if c.chapter_id in self.entries
         ]
         return Manifest(

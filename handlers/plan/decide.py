@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from handlers.episode import layout
-from handlers.episode.chapters import Chapter, ChaptersDoc
+from handlers.episode.chapters import Chapter
 from handlers.episode.routing import Route, route_of
 from handlers.errors import ImagegenError, InputError
 from handlers.files.dirs import Dir
@@ -45,7 +45,7 @@ class ChapterPlan:
 def plan_episode(
     *,
     images: Dir | None,
-    doc: ChaptersDoc,
+    chapters: list[Chapter],
     manifest: Manifest | None,
     fingerprints: dict[str, Fingerprint],
     selected: frozenset[str] | None,
@@ -57,7 +57,7 @@ def plan_episode(
 ) -> list[ChapterPlan]:
     plans = []
     picks = picks or {}
-    for chapter in doc.chapters:
+    for chapter in chapters:
         cid = chapter.chapter_id
         fp = fingerprints[cid]
         previous = manifest.entry(cid) if manifest else None

@@ -111,7 +111,7 @@ def fingerprints(
 
     prompt_cfg = settings.prompt
     fps = {}
-    for ch in episode.chapters:
+    for ch in episode.image_chapters:
         writes = uses_writer(ch)
         context = context_for(ch, prompt_cfg.style_prefix, prompt_cfg.narration_chars)
         if route_of(ch) == "template":

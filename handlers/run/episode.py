@@ -105,7 +105,7 @@ class EpisodeRun:
         all_marker = find_marker(images, layout.MANIFEST_STALE, self.warnings)
         plans = plan_episode(
             images=images,
-            doc=episode.doc,
+            chapters=episode.image_chapters,
             manifest=manifest,
             fingerprints=fingerprints(
                 episode,
@@ -115,7 +115,11 @@ class EpisodeRun:
                 services.template,
                 services.primaries(),
             ),
-            selected=self.request.chapters,
+            selected=(
+                None
+                if self.request.chapters is None
+                else episode.with_their_visuals(self.request.chapters)
+            ),
             force=self.request.force,
             all_marker=all_marker,
             chapter_markers=self._chapter_markers(episode),
@@ -360,7 +364,7 @@ class EpisodeRun:
 
     def _picks(self, episode: Episode) -> dict[str, Pick]:
         picks = {}
-        for ch in episode.chapters:
+        for ch in episode.image_chapters:
             pick = find_pick(self.dirs.images(), layout.select_name(ch.chapter_id), self.warnings)
             if pick is not None:
                 picks[ch.chapter_id] = pick
@@ -368,7 +372,7 @@ class EpisodeRun:
 
     def _chapter_markers(self, episode: Episode) -> dict[str, Marker]:
         markers = {}
-        for ch in episode.chapters:
+        for ch in episode.image_chapters:
             m = find_marker(
                 self.dirs.images(), layout.image_stale_name(ch.chapter_id), self.warnings
             )
