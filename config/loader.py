@@ -110,6 +110,8 @@ def _unpriced_models(settings: Settings) -> list[tuple[tuple[str, ...], str, str
         text_models.append((("prompt", "model"), settings.prompt.model))
     if settings.refine.enabled and settings.refine.critic != "rules":
         text_models.append((("refine", "critic_model"), settings.refine.critic_model))
+    if settings.storyboard.planner != "template":
+        text_models.append((("storyboard", "planner_model"), settings.storyboard.planner_model))
     for loc, text_model in text_models:
         if text_model is None:
             continue

@@ -256,6 +256,19 @@ class RefineSettings(_Section):
     weights: RefineWeights = Field(default_factory=RefineWeights)
 
 
+class StoryboardSettings(_Section):
+    """Start and end frames for every chapter's clip (handlers/storyboard/)."""
+
+    enabled: bool = Field(
+        False,
+        description="make a storyboard for every episode (imagegen run --storyboard: one run)",
+    )
+    planner: Literal["auto", "template", "anthropic", "openai"] = Field(
+        "auto", description="auto: an LLM when its key is present, else the template planner"
+    )
+    planner_model: str | None = Field(None, description="None = the planner provider's default")
+
+
 class OpenAISettings(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -335,6 +348,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     refine: RefineSettings = Field(default_factory=RefineSettings)
+    storyboard: StoryboardSettings = Field(default_factory=StoryboardSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,

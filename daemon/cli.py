@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="candidates per generated chapter, this run (setting selection.candidates)",
     )
+    p.add_argument(
+        "--storyboard",
+        action="store_true",
+        help="also make the storyboard: start and end frames per clip (setting storyboard.enabled)",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(
@@ -137,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
         "--create",
         action="store_true",
         help="create outputs_dir if it does not exist (else a missing one is an error)",
+    )
+    p.add_argument(
+        "--storyboard",
+        action="store_true",
+        help="make a storyboard for every episode it processes (setting storyboard.enabled)",
     )
     p.set_defaults(func=_cmd_daemon)
 
@@ -172,6 +182,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["selection"] = {"candidates": args.candidates}
     if getattr(args, "polling", False):
         overrides["daemon"] = {"polling": True}
+    if getattr(args, "storyboard", False):
+        overrides["storyboard"] = {"enabled": True}
     return overrides
 
 

@@ -3,7 +3,7 @@
 Whether one needs a job is the handler's cheap pre-check (`needs_job`, the reader the
 handler itself uses). The state cache remembers, per episode, the stat facts of what
 that check read when it said "current" (`state_key`), so start-up and every rescan
-read only the episodes that changed: an unchanged one costs five lstat calls."""
+read only the episodes that changed: an unchanged one costs six lstat calls."""
 
 from __future__ import annotations
 

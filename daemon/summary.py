@@ -15,6 +15,8 @@ def summary_line(result: RunResult) -> str:
         f"{result.generated} generated, {result.templates} templates, "
         f"{result.reused} reused, {review}{result.failed} failed, ${result.cost_usd:.2f}"
     )
+    if result.storyboard:
+        counts += f"; {result.storyboard}"
     name = result.episode
     if result.outcome == "ok":
         return f"[OK] {name} -> {counts}"

@@ -78,6 +78,11 @@ def _classify_arrival(
         if name == layout.RETRY_REQUEST:
             # Always at once: the operator asked, whatever state the input is in.
             return Trigger(episode, "retry", "retry requested", "complete")
+    # storyboard/<chapter_id>.stale (one clip), storyboard/storyboard.json.stale (all).
+    in_storyboard = path.parent.name == layout.STORYBOARD_DIR and path.parent.parent != root
+    if in_storyboard and layout.is_clip_marker(name):
+        reason = f"marker {layout.STORYBOARD_DIR}/{name}"
+        return Trigger(path.parent.parent, "marker", reason, ready)
     return None
 
 

@@ -2,8 +2,13 @@
 and scheduling happen in the service loop.
 
 inotify watches exactly the directories that can hold work: every directory down to
-episode depth, and each episode's `images/` (markers and retry requests land there),
-so at most 2 per episode; provenance/, render/ and anything deeper are never watched.
+episode depth, each episode's `images/` (markers and retry requests land there), and
+the `storyboard/` of an episode that has a storyboard (its clip markers): 2 per episode,
+3 for one with a storyboard; provenance/, render/ and anything deeper are never watched.
+A storyboard/ is watched when it appears (the episode folder's watch sees a run create
+it) or, for one already there, when its episode's images/ is first watched and it holds
+storyboard.json. One created during an inotify overflow is not watched until the next
+start; the rescan still finds its markers (handlers/outputs/current.py).
 The tree walk (daemon/reconcile.py) adds them, before it looks into each directory, so
 nothing created meanwhile goes unseen; directories that appear later are walked here.
 Polling (daemon/polling.py) serves network filesystems, and takes over when the
@@ -104,6 +109,17 @@ class InotifyWatcher:
         self._add(path, DIR_MASK, depth)
 
     def watch_images(self, path: str) -> None:
+        if path in self._by_path:
+            return  # watched already (a rescan): no system call for either folder
+        self._add(path, IMAGES_MASK, -1)
+        # The episode's storyboard/, when it has a storyboard. Looked for only with a new
+        # images/ watch: a rescan costs no call per episode without one.
+        board = os.path.join(os.path.dirname(path), layout.STORYBOARD_DIR)
+        if os.path.lexists(os.path.join(board, layout.STORYBOARD)):
+            self.watch_storyboard(board)
+
+    def watch_storyboard(self, path: str) -> None:
+        """storyboard/: clip markers arriving (same events as images/)."""
         self._add(path, IMAGES_MASK, -1)
 
     @property
@@ -189,8 +205,11 @@ class InotifyWatcher:
             self._unwatch_below(path)
         elif event.mask & _DIR_ARRIVED:
             name = event.name
-            if name == layout.IMAGES_DIR:
-                self.watch_images(path)
+            if name in (layout.IMAGES_DIR, layout.STORYBOARD_DIR):
+                if name == layout.IMAGES_DIR:
+                    self.watch_images(path)
+                else:
+                    self.watch_storyboard(path)
                 # Markers written before the watch existed are reported by no event.
                 for entry in _listing(path):
                     self.events.put(RawEvent("created", entry, None, False))

@@ -51,6 +51,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     chapters: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
+    # What the storyboard's steps did, when the run had any ("storyboard: 8 clips, ...").
+    storyboard: str = ""
 
     @property
     def ok(self) -> bool:

@@ -65,25 +65,55 @@ class EpisodeDirs:
     def prompt_trace(self, chapter_id: str, create: bool = False) -> Dir | None:
         return self._sub((layout.IMAGES_DIR, layout.PROMPTS_DIR, chapter_id), create)
 
+    def storyboard(self, create: bool = False) -> Dir | None:
+        return self._sub((layout.STORYBOARD_DIR,), create)
+
+    def clip(self, chapter_id: str, create: bool = False) -> Dir | None:
+        """storyboard/<chapter_id>/: the clip's start.png and end.png."""
+        return self._sub((layout.STORYBOARD_DIR, chapter_id), create)
+
+    def frame_candidates(self, chapter_id: str, moment: str, create: bool = False) -> Dir | None:
+        """storyboard/<chapter_id>/candidates/<moment>/: every candidate of one frame."""
+        return self._sub((layout.STORYBOARD_DIR, chapter_id, layout.CANDIDATES_DIR, moment), create)
+
     def ours(self) -> list[Dir]:
-        """Every folder of ours that exists: images/, provenance/, render/ and each
-        chapter's folder under images/candidates/ and images/prompts/ (where a killed
-        writer may have left a temp file)."""
-        found = [d for d in (self.images(), self.provenance(), self.render()) if d is not None]
+        """Every folder of ours that exists: images/, provenance/, render/, storyboard/,
+        each chapter's folder under images/candidates/ and images/prompts/, and each
+        clip's folder and frame candidates (where a killed writer may have left a temp
+        file)."""
+        found = [
+            d
+            for d in (self.images(), self.provenance(), self.render(), self.storyboard())
+            if d is not None
+        ]
+        for chapter_id in self._subfolders((layout.STORYBOARD_DIR,)):
+            clip = self.clip(chapter_id)
+            if clip is not None:
+                found.append(clip)
+            for moment in layout.FRAME_MOMENTS:
+                frames = self.frame_candidates(chapter_id, moment)
+                if frames is not None:
+                    found.append(frames)
         for group, opener in (
             (layout.CANDIDATES_DIR, self.candidates),
             (layout.PROMPTS_DIR, self.prompt_trace),
         ):
-            parent = self._sub((layout.IMAGES_DIR, group), False)
-            if parent is None:
-                continue
-            for name in parent.names():
-                st = parent.stat(name)
-                if st is not None and stat.S_ISDIR(st.st_mode):
-                    folder = opener(name)
-                    if folder is not None:
-                        found.append(folder)
+            for name in self._subfolders((layout.IMAGES_DIR, group)):
+                folder = opener(name)
+                if folder is not None:
+                    found.append(folder)
         return found
+
+    def _subfolders(self, parts: tuple[str, ...]) -> list[str]:
+        """Names of the folders in the folder at `parts` (none when it does not exist)."""
+        parent = self._sub(parts, False)
+        if parent is None:
+            return []
+        return [
+            name
+            for name in parent.names()
+            if (st := parent.stat(name)) is not None and stat.S_ISDIR(st.st_mode)
+        ]
 
     def prompt_traces(self) -> Dir | None:
         return self._sub((layout.IMAGES_DIR, layout.PROMPTS_DIR), False)

@@ -17,7 +17,8 @@ CHAPTERS_STALE = CHAPTERS + STALE
 IMAGES_DIR = "images"
 PROVENANCE_DIR = "provenance"
 RENDER_DIR = "render"
-OUR_DIRS = frozenset({IMAGES_DIR, PROVENANCE_DIR, RENDER_DIR})
+STORYBOARD_DIR = "storyboard"
+OUR_DIRS = frozenset({IMAGES_DIR, PROVENANCE_DIR, RENDER_DIR, STORYBOARD_DIR})
 
 # In images/.
 MANIFEST = "manifest.json"
@@ -45,6 +46,15 @@ TRACE_INDEX = "trace.json"
 # findings of candidates that all failed their checks (fed back to the writer).
 TRACE_ROLES = {"writer": ".txt", "critic": ".json", "findings": ".json"}
 MAX_TRACE_BYTES = 5_000_000
+
+# In storyboard/: storyboard.json (the component sheet and every clip), a folder per
+# clip with its frames, start.png and end.png, and their candidates in
+# candidates/start/c01.png ...; <chapter_id>.stale redoes one clip, storyboard.json.stale
+# every clip and the component sheet.
+STORYBOARD = "storyboard.json"
+STORYBOARD_STALE = STORYBOARD + STALE
+FRAME_MOMENTS = ("start", "end")
+MAX_STORYBOARD_BYTES = 50_000_000
 
 # In provenance/: ours, and every stage's records end the same way.
 PROVENANCE = "imagegen_provenance.json"
@@ -109,6 +119,32 @@ def is_select_request(name: str) -> bool:
 def is_chapter_marker(name: str) -> bool:
     """`images/<chapter_id>.png.stale` (hidden names are temp files, never markers)."""
     return name.endswith(IMAGE_STALE_SUFFIX) and not name.startswith(".")
+
+
+def frame_name(moment: str) -> str:
+    """ "start.png", "end.png": a clip's frames in storyboard/<chapter_id>/."""
+    return moment + IMAGE_SUFFIX
+
+
+def frame_file(chapter_id: str, moment: str) -> str:
+    """A frame as storyboard.json names it: relative to the episode folder."""
+    return f"{STORYBOARD_DIR}/{chapter_id}/{frame_name(moment)}"
+
+
+def frame_candidates_prefix(chapter_id: str, moment: str) -> str:
+    """Where a frame's candidates are, relative to the episode folder."""
+    return f"{STORYBOARD_DIR}/{chapter_id}/{CANDIDATES_DIR}/{moment}"
+
+
+def clip_stale_name(chapter_id: str) -> str:
+    """storyboard/<chapter_id>.stale: redo that chapter's clip."""
+    return chapter_id + STALE
+
+
+def is_clip_marker(name: str) -> bool:
+    """A marker in storyboard/: one clip's, or storyboard.json.stale (hidden names are
+    temp files, never markers)."""
+    return name.endswith(STALE) and not name.startswith(".")
 
 
 def is_temp_file(name: str) -> bool:

@@ -20,6 +20,10 @@ from handlers.files.reading import parse_json, read_json, read_regular_file
 from handlers.hashing import sha256_bytes
 from handlers.outputs.manifest import RETRY_STATUSES
 
+# storyboard.json clip statuses worth another run (handlers/storyboard/model.py has the
+# same set; that package sits below this one).
+RETRY_CLIP_STATUSES = frozenset({"failed", "fallback", "planned"})
+
 
 def describes(record: Any, manifest_sha256: str | None) -> bool:
     """Our provenance record was written for this manifest (no run died between them)."""
@@ -61,6 +65,9 @@ def needs_job(episode: Path) -> str | None:
         return "pick of a candidate present"
     if any(layout.is_temp_file(n) for n in names):
         return "temp file of a killed run"  # the job sweeps it under the episode lock
+    board = _storyboard_reason(episode / layout.STORYBOARD_DIR)
+    if board is not None:
+        return board
     try:
         # Never blocking on a FIFO, never following a symlink: the handler reports
         # such files properly; here they only mean "needs a job".
@@ -107,6 +114,34 @@ def needs_job(episode: Path) -> str | None:
     return None
 
 
+def _storyboard_reason(folder: Path) -> str | None:
+    """Why the episode's storyboard needs a job (a marker, a run stopped halfway, a clip
+    worth another try), or None; an episode without one needs none for it."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return None
+    if any(layout.is_clip_marker(n) for n in names):
+        return "storyboard marker present"
+    if any(layout.is_temp_file(n) for n in names):
+        return "temp file of a killed run"
+    if layout.STORYBOARD not in names:
+        return None
+    try:
+        raw = read_regular_file(
+            folder / layout.STORYBOARD, max_bytes=layout.MAX_STORYBOARD_BYTES, what="storyboard"
+        )
+        board = parse_json(raw)
+    except (ImagegenError, OSError, ValueError):
+        return "storyboard unreadable"  # the job rebuilds it, recovering what was paid for
+    if not isinstance(board, dict) or board.get("state") != "complete":
+        return "storyboard unfinished (a run was stopped)"
+    for clip in board.get("clips") or []:
+        if isinstance(clip, dict) and clip.get("status") in RETRY_CLIP_STATUSES:
+            return f"storyboard clip {clip.get('chapter_id')} {clip.get('status')}"
+    return None
+
+
 def _image_ids(chapters: list[dict[str, Any]]) -> set[str]:
     """Every image id an episode's manifest must have: each chapter's, and one per
     further visual (`visuals[1:]`, as handlers/episode/chapters.py image_chapters)."""
@@ -121,9 +156,10 @@ def _image_ids(chapters: list[dict[str, Any]]) -> set[str]:
 
 def state_key(episode: Path | str) -> str | None:
     """The stat facts of everything `needs_job` reads: while they stay the same, so
-    does its verdict, and a cache of verdicts decides an unchanged episode from five
-    lstat calls. The episode and images/ directories stand for their listings (markers,
-    images, temp files). None when a fact is too fresh to trust, or unreadable."""
+    does its verdict, and a cache of verdicts decides an unchanged episode from six
+    lstat calls. The episode, images/ and storyboard/ directories stand for their
+    listings (markers, images, temp files, storyboard.json renamed into place). None
+    when a fact is too fresh to trust, or unreadable."""
     base = os.fspath(episode)
     images = f"{base}/{layout.IMAGES_DIR}"
     facts: list[int] = []
@@ -134,6 +170,8 @@ def state_key(episode: Path | str) -> str | None:
         images,
         f"{images}/{layout.MANIFEST}",
         f"{base}/{layout.PROVENANCE_DIR}/{layout.PROVENANCE}",
+        # Its listing stands for its markers, and storyboard.json is renamed into it.
+        f"{base}/{layout.STORYBOARD_DIR}",
     ):
         try:
             st = os.lstat(path)
@@ -149,5 +187,5 @@ def state_key(episode: Path | str) -> str | None:
     return hashlib.blake2b(_FACTS.pack(*facts), digest_size=16).hexdigest()
 
 
-_FACTS = struct.Struct("<" + "Qqqq" * 5)  # (inode, size, mtime_ns, ctime_ns) of each
+_FACTS = struct.Struct("<" + "Qqqq" * 6)  # (inode, size, mtime_ns, ctime_ns) of each
 _ABSENT = (0, -1, -1, -1)

@@ -33,6 +33,7 @@ def write_provenance(
     cumulative_cost_usd: float,
     markers: list[str],
     manifest_sha256: str | None,
+    storyboard: Mapping[str, object] | None = None,
 ) -> None:
     """`template`: source, name, sha256 of the prompt template; `models`: the image
     chain and the prompt writer, as plain values."""
@@ -70,4 +71,6 @@ def write_provenance(
         "manifest_sha256": manifest_sha256,
         "chapters": dict(result.chapters),
     }
+    if storyboard is not None:
+        record["storyboard"] = dict(storyboard)  # what this run's storyboard steps left
     folder.write_json(layout.PROVENANCE, record)

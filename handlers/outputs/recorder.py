@@ -15,6 +15,7 @@ from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import ImagegenError, InputError
 from handlers.files.dirs import Dir
 from handlers.hashing import sha256_bytes
+from handlers.outputs import shelves
 from handlers.outputs.current import describes
 from handlers.outputs.entries import now_iso, png_meta, with_file_facts
 from handlers.outputs.manifest import (
@@ -24,14 +25,13 @@ from handlers.outputs.manifest import (
     write_manifest,
 )
 from handlers.outputs.markers import marker_info
+from handlers.outputs.shelves import MAX_CANDIDATE_BYTES, Shelf
 
 if TYPE_CHECKING:
     from PIL import Image
 
 # handlers.outputs.png (Pillow) is imported in the methods that make or read images: a
 # run that finds its episode current plans and ends without loading Pillow.
-
-MAX_CANDIDATE_BYTES = 100_000_000
 
 
 class Recorder:
@@ -85,28 +85,24 @@ class Recorder:
 
     # -- candidates ---------------------------------------------------------------------
 
+    def shelf(self, chapter_id: str) -> Shelf:
+        """images/candidates/<chapter_id>/, named relative to images/."""
+        return Shelf(
+            lambda create: self.dirs.candidates(chapter_id, create),
+            f"{layout.CANDIDATES_DIR}/{chapter_id}",
+        )
+
     def next_candidate_number(self, chapter_id: str) -> int:
-        """Numbers go on across generations: a file a reviewer has open is never
-        replaced by a different picture under the same name."""
-        folder = self.dirs.candidates(chapter_id)
-        if folder is None:
-            return 1
-        numbers = [n for n in map(layout.candidate_number, folder.names()) if n is not None]
-        return max(numbers, default=0) + 1
+        return shelves.next_number(self.shelf(chapter_id))
 
     def write_candidate(
         self, chapter_id: str, candidate: str, img: Image.Image, meta: dict[str, str]
     ) -> tuple[str, str, bytes]:
         """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
         to images/, sha256, the PNG's bytes)."""
-        from handlers.outputs.png import encode_png
-
-        folder = self.dirs.candidates(chapter_id, create=True)
-        assert folder is not None
-        name = layout.candidate_name(candidate)
-        data = encode_png(img, meta)
-        folder.write_bytes(name, data)
-        return f"{layout.CANDIDATES_DIR}/{chapter_id}/{name}", sha256_bytes(data), data
+        shelf = self.shelf(chapter_id)
+        data = shelves.write(shelf, candidate, img, meta)
+        return shelf.file(candidate), sha256_bytes(data), data
 
     def read_candidate(self, relative: str, sha256: str | None) -> tuple[Image.Image, bytes]:
         """A kept candidate, decoded, and its file's bytes (for a manual pick or a
@@ -127,39 +123,14 @@ class Recorder:
     def orphan_candidates(
         self, chapter_id: str, known: set[str]
     ) -> list[tuple[str, dict[str, str], bytes, Image.Image]]:
-        """Candidate files of a chapter that no manifest names (a run was killed after
-        paying for them): (id, their PNG metadata, bytes, pixels), in number order.
-        Unreadable ones are skipped: they are replaced, never trusted."""
-        from PIL import Image
-
-        from handlers.outputs.png import decode_image, png_text
-
-        folder = self.dirs.candidates(chapter_id)
-        if folder is None:
-            return []
-        found = []
-        for name in sorted(folder.names(), key=lambda n: layout.candidate_number(n) or 0):
-            number = layout.candidate_number(name)
-            if number is None or layout.candidate_id(number) in known:
-                continue
-            try:
-                data = folder.read_bytes(name, max_bytes=MAX_CANDIDATE_BYTES, what="candidate")
-                image = decode_image(data).convert("RGB")
-            except (ImagegenError, OSError, ValueError, Image.DecompressionBombError):
-                continue
-            found.append((layout.candidate_id(number), png_text(data), data, image))
-        return found
+        """Candidate files of a chapter that no manifest names (shelves.orphans)."""
+        return shelves.orphans(self.shelf(chapter_id), known)
 
     def _prune_candidates(self, entry: ManifestEntry) -> None:
         """After the manifest names a chapter's current candidates, the files of earlier
         generations go (the manifest no longer points at them)."""
-        folder = self.dirs.candidates(entry.chapter_id)
-        if folder is None:
-            return
         keep = {c.file.rsplit("/", 1)[-1] for c in entry.candidates if c.file}
-        for name in folder.names():
-            if layout.candidate_number(name) is not None and name not in keep:
-                folder.remove(name)
+        shelves.prune(self.shelf(entry.chapter_id), keep)
 
     def _invalidate_render(self) -> None:
         """Before the first image changes, mark the downstream render stale: written

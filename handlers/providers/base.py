@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -23,6 +23,20 @@ class Reference:
     png: bytes = field(repr=False)
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A storyboard frame's place in its clip. Providers with a model read the prompt;
+    the offline renderer draws from this: both frames of a clip show one scene (`scene`,
+    the same text for both) in one look, the end frame after `camera_movement`."""
+
+    scene: str
+    camera_movement: str
+    moment: Literal["start", "end"]
+    # The start frame's candidate whose look (layout, palette) the end frame keeps;
+    # None: each candidate its own (a start frame's).
+    look: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,8 @@ class ImageRequest:
     # Images the new one should follow (composition, characters, style), where the
     # provider takes them (OpenAI images.edit, Gemini image input); others ignore them.
     references: tuple[Reference, ...] = ()
+    # A storyboard frame (handlers/storyboard/): its clip's scene and camera move.
+    shot: Shot | None = None
 
 
 @dataclass

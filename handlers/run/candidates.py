@@ -20,9 +20,11 @@ from handlers.episode import layout
 from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
 from handlers.hashing import sha256_bytes
 from handlers.money.ledger import CostCapReached
+from handlers.outputs import shelves
 from handlers.outputs.entries import base_entry, now_iso, png_meta
 from handlers.outputs.manifest import Candidate, ManifestEntry, ProviderAttempt
 from handlers.outputs.png import fit_to_frame
+from handlers.outputs.shelves import Shelf
 from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.base import ImageRequest
 from handlers.providers.chain import Served
@@ -80,11 +82,11 @@ def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
     so a kill at any moment never pays for an image twice."""
     if not ctx.settings.selection.keep_candidates:
         return
-    ch = work.plan.chapter
     previous = work.plan.previous
     known = {c.id for c in previous.candidates} if previous else set()
     fp = work.plan.fingerprint
-    for cid, meta, png, image in ctx.recorder.orphan_candidates(ch.chapter_id, known):
+    shelf = work.candidate_shelf(ctx.recorder)
+    for cid, meta, png, image in shelves.orphans(shelf, known):
         if (
             meta.get("chapter_hash") != fp.chapter
             or meta.get("settings_hash") != fp.settings
@@ -106,7 +108,7 @@ def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
             cost_usd=cost,
             note="recovered: made by a run that was stopped before recording it",
         )
-        _attach_file(record, ch.chapter_id, png)
+        _attach_file(record, shelf, png)
         work.recovered.append(Made(record, image, png))
         if work.prompt is None:
             work.prompt = WrittenPrompt(
@@ -120,7 +122,6 @@ def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
 def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
     """The pipeline step: fills work.entry, and work.png (or work.image) with the
     chosen candidate."""
-    ch = work.plan.chapter
     cfg = ctx.settings.selection
     assert work.prompt is not None
     # A second set (after a first that all failed its checks) goes on from the first.
@@ -131,7 +132,8 @@ def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
         if accepted:
             break
     first = len(work.earlier) + 1
-    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else first
+    shelf = work.candidate_shelf(ctx.recorder)
+    number = shelves.next_number(shelf) if cfg.keep_candidates else first
     while not accepted and len(state.candidates) < cfg.candidates + len(work.earlier):
         trail: list[ProviderAttempt] = []
         try:
@@ -195,6 +197,7 @@ def _generate(
         description=ch.main_visual.description,
         stopped=ctx.stop.stopping,
         references=tuple(work.references),
+        shot=work.shot,
     )
     with ctx.paid_call():
         return ctx.chain.generate(request, work.log, trail, stand_in=stand_in)
@@ -227,10 +230,9 @@ def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str)
     frame = fit_to_frame(got.image, frame_cfg.width, frame_cfg.height)
     png = None
     if ctx.settings.selection.keep_candidates:
-        _, _, png = ctx.recorder.write_candidate(
-            work.chapter_id, candidate_id, frame, _candidate_meta(work, record)
-        )
-        _attach_file(record, work.chapter_id, png)
+        shelf = work.candidate_shelf(ctx.recorder)
+        png = shelves.write(shelf, candidate_id, frame, _candidate_meta(work, record))
+        _attach_file(record, shelf, png)
     return Made(record, frame, png, _asked_size(served))
 
 
@@ -348,8 +350,8 @@ def _asked_size(served: Served) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def _attach_file(record: Candidate, chapter_id: str, png: bytes) -> None:
-    record.file = f"{layout.CANDIDATES_DIR}/{chapter_id}/{layout.candidate_name(record.id)}"
+def _attach_file(record: Candidate, shelf: Shelf, png: bytes) -> None:
+    record.file = shelf.file(record.id)
     record.sha256 = sha256_bytes(png)
     record.bytes = len(png)
 

@@ -18,10 +18,11 @@ from handlers.errors import AuthError, ConfigurationError
 from handlers.money.ledger import Ledger
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.outputs.recorder import Recorder
+from handlers.outputs.shelves import Shelf
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.refine import Refinement
 from handlers.prompts.writers import WrittenPrompt
-from handlers.providers.base import Reference
+from handlers.providers.base import Reference, Shot
 from handlers.providers.chain import ProviderChain
 from handlers.run.services import Services
 from handlers.select.judge import Brief, Judge
@@ -114,10 +115,17 @@ class ChapterWork:
     earlier: list[Candidate] = field(default_factory=list)
     # Reference images sent with each image request (the chapter's, or a storyboard's).
     references: list[Reference] = field(default_factory=list)
+    # A storyboard frame: where its candidates are kept (a chapter's: images/candidates/)
+    # and its place in its clip, for a renderer that draws without a model.
+    shelf: Shelf | None = None
+    shot: Shot | None = None
 
     @property
     def chapter_id(self) -> str:
         return self.plan.chapter.chapter_id
+
+    def candidate_shelf(self, recorder: Recorder) -> Shelf:
+        return self.shelf or recorder.shelf(self.chapter_id)
 
 
 Step = Callable[[ChapterWork, RunContext], None]

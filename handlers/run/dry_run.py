@@ -6,7 +6,7 @@ from typing import Any
 
 from config.settings import Settings
 from handlers.episode import layout
-from handlers.episode.chapters import Episode
+from handlers.episode.chapters import GENERATED_TYPES, TEMPLATE_TYPES, Episode
 from handlers.files.dirs import Dir
 from handlers.money.pricing import PRICES_DATE
 from handlers.outputs.entries import now_iso
@@ -14,8 +14,12 @@ from handlers.plan.decide import ChapterPlan
 from handlers.prompts.refine_setup import refine_estimate, refines
 from handlers.prompts.step import writer_estimate
 from handlers.prompts.writers import chapter_prompt, context_for
+from handlers.providers.base import TAKES_REFERENCES
 from handlers.run.candidates import judge_brief
 from handlers.run.services import Services
+from handlers.run.storyboard_plan import BoardRun
+from handlers.storyboard.planners import sheet_question, shot_question
+from handlers.storyboard.steps import clip_problem
 
 
 def write_request_file(
@@ -24,6 +28,7 @@ def write_request_file(
     plans: list[ChapterPlan],
     services: Services,
     settings: Settings,
+    board: BoardRun | None = None,
 ) -> float:
     """Write the request file; return the estimated cost in USD. Nothing is paid:
     an LLM writer is not called, its prompt is left null and only its price estimated.
@@ -98,6 +103,9 @@ def write_request_file(
             )
             total += cost
         chapters.append(item)
+    storyboard = storyboard_estimate(board, services, settings) if board is not None else None
+    if storyboard is not None:
+        total += storyboard["estimated_cost_usd"]
     folder.write_json(
         layout.REQUEST,
         {
@@ -110,6 +118,67 @@ def write_request_file(
             "prices_date": PRICES_DATE,
             "max_episode_cost_usd": settings.max_episode_cost_usd,
             "chapters": chapters,
+            **({"storyboard": storyboard} if storyboard is not None else {}),
         },
     )
     return round(total, 6)
+
+
+def storyboard_estimate(board: BoardRun, services: Services, settings: Settings) -> dict[str, Any]:
+    """The most the storyboard's steps can cost: the component sheet when it is out of
+    date, and for each clip to be made its shot plan and two frames of
+    `selection.candidates` images each, judged (the end frame with its start frame as a
+    reference where the provider takes one). With the sheet out of date every clip is
+    counted: a new sheet may change any of them."""
+    plan = board.plan
+    planner = board.planner
+    n = settings.selection.candidates
+    previous = board.previous
+    sheet = previous.components if previous else None
+    sheet_stale = sheet is None or sheet.made.input_hash != plan.sheet_hash or plan.sheet_forced
+    cost = 0.0
+    if sheet_stale and planner.paid:
+        cost += planner.estimate(
+            sheet_question(board.episode.doc.title, board.episode.chapters, sheet)
+        )
+    clips: list[dict[str, Any]] = []
+    for work in plan.clips:
+        ch = work.chapter
+        item: dict[str, Any] = {"clip_number": work.clip_number, "chapter_id": ch.chapter_id}
+        if not work.selected:
+            clips.append({**item, "action": "keep", "reason": "not selected"})
+            continue
+        reason = work.forced or (
+            "component sheet out of date"
+            if sheet_stale or sheet is None
+            else clip_problem(work, sheet, plan.planner, board.rules, board.dirs.clip)
+        )
+        if reason is None or ch.main_visual.type not in GENERATED_TYPES | TEMPLATE_TYPES:
+            clips.append({**item, "action": "reuse" if reason is None else "skip"})
+            continue
+        clip_cost = 0.0
+        if planner.paid:
+            clip_cost += planner.estimate(shot_question(ch, []))
+        chain = services.chain_for(ch.main_visual.type)
+        if ch.main_visual.type in GENERATED_TYPES:
+            spec = chain[0].spec
+            prompt = work.previous.prompts.start if work.previous else None
+            prompt = prompt or settings.prompt.style_prefix + ch.main_visual.description
+            judge = services.judge
+            judge_price = judge.estimate(judge_brief(ch)) if judge is not None else 0.0
+            takes = 1 if spec.provider in TAKES_REFERENCES else 0
+            start = services.prices.image_hold(spec, prompt)
+            end = services.prices.image_hold(spec, prompt, takes)
+            clip_cost += n * (start + end + 2 * judge_price)
+            item["chain"] = [step.label for step in chain]
+        clips.append(
+            {**item, "action": "make", "reason": reason, "estimated_cost_usd": round(clip_cost, 6)}
+        )
+        cost += clip_cost
+    return {
+        "planner": planner.name if planner.model is None else f"{planner.name}:{planner.model}",
+        "component_sheet": "make" if sheet_stale else "reuse",
+        "candidates_per_frame": n,
+        "clips": clips,
+        "estimated_cost_usd": round(cost, 6),
+    }

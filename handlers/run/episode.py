@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,7 +28,11 @@ from handlers.plan.decide import ChapterPlan, plan_episode
 from handlers.plan.fingerprint import fingerprints
 from handlers.result import RunRequest, RunResult
 from handlers.run.services import Services, build_services
+from handlers.run.storyboard_plan import BoardRun, storyboard_for
 from handlers.stop import StopSignal
+
+if TYPE_CHECKING:
+    from handlers.run.storyboarding import BoardResult
 
 log = structlog.get_logger("imagegen")
 
@@ -126,12 +131,13 @@ class EpisodeRun:
             picks=self._picks(episode),
             mode=self.request.mode,
         )
+        board = storyboard_for(dirs, episode, self.settings, services, self.request, self.warnings)
         for w in self.warnings:
             self.log.warning("input_warning", message=w)
         if self.request.dry_run:
-            return self._dry_run(episode, plans, services)
+            return self._dry_run(episode, plans, services, board)
         self._drop_dry_run_request()
-        return self._execute(episode, manifest, plans, services, all_marker)
+        return self._execute(episode, manifest, plans, services, all_marker, board)
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -177,10 +183,14 @@ class EpisodeRun:
         plans: list[ChapterPlan],
         services: Services,
         all_marker: Marker | None,
+        board: BoardRun | None,
     ) -> RunResult:
         ledger = Ledger(
             self.settings.max_episode_cost_usd,
-            manifest.cumulative_cost_usd if manifest else 0.0,
+            max(  # each records imagegen's spend when written: the later is larger
+                manifest.cumulative_cost_usd if manifest else 0.0,
+                board.cumulative_before if board else 0.0,
+            ),
             lambda: upstream_spend(self.dirs.provenance(), self.warnings),
         )
         recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: ledger.cumulative)
@@ -200,14 +210,16 @@ class EpisodeRun:
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
         self._planned = list(recorder.planned)
         self._finished = recorder.touched
+        board_pending = board.pending() if board is not None else None
         if not work:
             if manifest is not None and recorder.unchanged_since(manifest):
-                if recorder.provenance_matches():
+                if recorder.provenance_matches() and board_pending is None:
                     result.outcome = "up_to_date"
                     result.message = "up to date"
                     return result
-                # The last run was killed after its last chapter: finish its records.
-                self.log.info("completing_interrupted_run")
+                if board_pending is None:
+                    # The last run was killed after its last chapter: finish its records.
+                    self.log.info("completing_interrupted_run")
             else:
                 recorder.write_manifest()
 
@@ -254,7 +266,16 @@ class EpisodeRun:
         )
         if self.stop.removed is not None:
             return self._removed(self.stop.removed)
-        self._finish(episode, plans, work, services, ledger, recorder, all_marker, result)
+        board_result = None
+        if board is not None and board_pending is not None and not self.stop.stopping():
+            from handlers.run.storyboarding import make_storyboard
+
+            board_result = make_storyboard(board, ctx, board_pending)
+            if self.stop.removed is not None:
+                return self._removed(self.stop.removed)
+        self._finish(
+            episode, plans, work, services, ledger, recorder, all_marker, result, board_result
+        )
         return result
 
     def _finish(
@@ -267,6 +288,7 @@ class EpisodeRun:
         recorder: Recorder,
         all_marker: Marker | None,
         result: RunResult,
+        board: BoardResult | None = None,
     ) -> None:
         done = {cid: e for cid, e in recorder.entries.items() if cid in recorder.touched}
         action = {p.chapter.chapter_id: p.action for p in plans}
@@ -298,6 +320,8 @@ class EpisodeRun:
         elif failures:
             result.outcome = "failed"
             result.message = "; ".join(f"{e.chapter_id} {e.status}: {e.error}" for e in failures)
+        if board is not None:
+            board.apply(result)
 
         succeeded = {cid for cid, e in done.items() if e.ok}
         for plan in plans:
@@ -329,14 +353,21 @@ class EpisodeRun:
             cumulative_cost_usd=ledger.cumulative,
             markers=[p.marker.describe() for p in plans if p.marker is not None],
             manifest_sha256=recorder.manifest_sha,
+            storyboard=None if board is None else board.facts(),
         )
 
-    def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
+    def _dry_run(
+        self,
+        episode: Episode,
+        plans: list[ChapterPlan],
+        services: Services,
+        board: BoardRun | None,
+    ) -> RunResult:
         from handlers.run.dry_run import write_request_file  # see _execute
 
         recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: 0.0)
         estimate = write_request_file(
-            recorder.images_folder(), episode, plans, services, self.settings
+            recorder.images_folder(), episode, plans, services, self.settings, board
         )
         target = self.paths.request
         result = RunResult(self.paths.name, "dry_run", warnings=list(self.warnings))

@@ -1,0 +1,137 @@
+"""Whether a run makes a storyboard, and what it finds of the last one, before anything
+heavy is loaded (a run that finds everything current answers "up to date" without
+Pillow or an SDK; the steps themselves are handlers/run/storyboarding.py).
+
+A run keeps a storyboard when `storyboard.enabled` (or `imagegen run --storyboard`)
+asks for one, when the episode already has storyboard/storyboard.json (an episode that
+has a storyboard keeps it current: delete the folder to stop), or when a marker in
+storyboard/ asks for a clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.settings import Settings
+from handlers.episode import layout
+from handlers.episode.chapters import TEMPLATE_TYPES, Episode
+from handlers.episode.dirs import EpisodeDirs
+from handlers.files.dirs import Dir
+from handlers.outputs.markers import Marker, find_marker
+from handlers.plan.fingerprint import image_settings_hash, template_settings_hash
+from handlers.result import RunRequest
+from handlers.run.services import Services
+from handlers.storyboard.model import Storyboard, read_storyboard
+from handlers.storyboard.planners import Planner, identity, planner_for
+from handlers.storyboard.steps import BoardPlan, ClipWork, FrameRules, sheet_hash
+
+
+@dataclass
+class BoardRun:
+    """The storyboard's part of one episode run, as planned."""
+
+    dirs: EpisodeDirs
+    episode: Episode
+    settings: Settings
+    services: Services
+    planner: Planner
+    plan: BoardPlan
+    rules: FrameRules
+
+    @property
+    def previous(self) -> Storyboard | None:
+        return self.plan.previous
+
+    @property
+    def cumulative_before(self) -> float:
+        """imagegen's spend on the episode as the storyboard last recorded it (a run
+        killed after paying for a frame wrote it here, not yet in the manifest)."""
+        return self.previous.cumulative_cost_usd if self.previous else 0.0
+
+    def pending(self) -> str | None:
+        return self.plan.pending(
+            self.episode, self.rules, lambda chapter_id: self.dirs.clip(chapter_id)
+        )
+
+
+def storyboard_for(
+    dirs: EpisodeDirs,
+    episode: Episode,
+    settings: Settings,
+    services: Services,
+    request: RunRequest,
+    warnings: list[str],
+) -> BoardRun | None:
+    """The storyboard work of this run, or None when the episode makes none."""
+    if request.mode != "run":
+        return None  # picks and re-rankings pay for nothing
+    folder = dirs.storyboard()
+    markers = _markers(folder, episode, warnings)
+    all_marker = find_marker(folder, layout.STORYBOARD_STALE, warnings)
+    has_file = folder is not None and folder.stat(layout.STORYBOARD) is not None
+    if not (settings.storyboard.enabled or has_file or markers or all_marker):
+        return None
+    previous = read_storyboard(folder, warnings)
+    planner = planner_for(settings, services.prices)
+    facts = identity(planner)
+    selected = request.chapters
+    clips = []
+    for number, chapter in enumerate(episode.chapters, start=1):
+        cid = chapter.chapter_id
+        marker = markers.get(cid)
+        work = ClipWork(chapter, number, previous.clip(cid) if previous else None, marker=marker)
+        if selected is not None:
+            work.selected = cid in selected
+            work.forced = "selected with --chapter" if work.selected else None
+        elif request.force:
+            work.forced = "forced"
+        elif marker is not None:
+            work.forced = f"marker {marker.describe()}"
+            work.token = marker_token(marker)
+        elif all_marker is not None:
+            work.forced = f"marker {all_marker.describe()}"
+            work.token = marker_token(all_marker)
+        clips.append(work)
+    plan = BoardPlan(
+        previous=previous,
+        clips=clips,
+        planner=facts,
+        sheet_hash=sheet_hash(facts, episode.doc.title, episode.chapters),
+        all_marker=all_marker,
+    )
+    if request.force and selected is None:
+        plan.sheet_forced = "forced"
+    elif all_marker is not None:
+        plan.sheet_forced = f"marker {all_marker.describe()}"
+    return BoardRun(
+        dirs, episode, settings, services, planner, plan, frame_rules(settings, services)
+    )
+
+
+def marker_token(marker: Marker) -> str:
+    """A marker's identity as a string: the same file, not rewritten since."""
+    ino, mtime_ns, size = marker.identity
+    return f"{marker.name}:{ino}:{mtime_ns}:{size}"
+
+
+def frame_rules(settings: Settings, services: Services) -> FrameRules:
+    templates = template_settings_hash(settings)
+    hashes: dict[str, str] = {}
+
+    def settings_hash(visual_type: str) -> str:
+        if visual_type in TEMPLATE_TYPES:
+            return templates
+        if visual_type not in hashes:
+            spec = services.primary_for(visual_type)
+            hashes[visual_type] = image_settings_hash(settings, spec, None, None)
+        return hashes[visual_type]
+
+    return FrameRules(settings.prompt.style_prefix, settings_hash)
+
+
+def _markers(folder: Dir | None, episode: Episode, warnings: list[str]) -> dict[str, Marker]:
+    found = {}
+    for ch in episode.chapters:
+        m = find_marker(folder, layout.clip_stale_name(ch.chapter_id), warnings)
+        if m is not None:
+            found[ch.chapter_id] = m
+    return found
