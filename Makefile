@@ -19,7 +19,10 @@ run: $(STAMP)
 	cp -rn examples/demo-ep001 $(OUTPUTS)/ 2>/dev/null || true
 	@echo "imagegen daemon on $(OUTPUTS) (Ctrl-C stops it). Drop another episode with:"
 	@echo "  cp -r examples/demo-ep002 $(OUTPUTS)/"
-	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) -v
+	@echo "Each episode also gets a storyboard: $(OUTPUTS)/<episode>/storyboard/"
+	# --storyboard: the demo shows the storyboard too (setting storyboard.enabled; with no
+	# key it is the template planner and the offline renderer, free).
+	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) --storyboard -v
 
 test: $(STAMP)
 	$(PY) -m pytest -q

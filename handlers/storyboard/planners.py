@@ -23,7 +23,8 @@ from handlers.prompts.writers import narration_context
 from handlers.storyboard.model import Component, Components, ShotPlan
 from handlers.storyboard.shots import CAMERA_MOVES, LENS, SHOT_SIZES
 
-PLANNER_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1-mini"}
+# Sonnet 4.6: 4.5 reaches its end of life on 2026-11-30 (the anthropic SDK warns).
+PLANNER_MODELS = {"anthropic": "claude-sonnet-4-6", "openai": "gpt-4.1-mini"}
 SHEET_MAX_TOKENS = 2000
 SHOT_MAX_TOKENS = 700
 NARRATION_CHARS = 600

@@ -21,6 +21,7 @@ from tests.torture import (
     races,
     secrets_scan,
     storms,
+    storyboard_crash,
 )
 from tests.torture.report import Row, table, write_json
 
@@ -31,6 +32,7 @@ def run_all(full: bool) -> list[Row]:
     try:
         for name, scenario in (
             ("crash anywhere", lambda: crash_anywhere.run(full, work)),
+            ("storyboard crash", lambda: storyboard_crash.run(full, work)),
             ("API faults", lambda: api_faults.run(full, work)),
             ("hostile input", lambda: hostile_input.run(full)),
             ("event storms", lambda: storms.run(full, work)),
