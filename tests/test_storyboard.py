@@ -246,3 +246,38 @@ def _similar(a: Image.Image, b: Image.Image) -> bool:
     pa = a.convert("L").crop((0, 0, w, h * 2 // 3)).tobytes()
     pb = b.convert("L").crop((0, 0, w, h * 2 // 3)).tobytes()
     return sum(abs(x - y) for x, y in zip(pa, pb, strict=True)) / len(pa) < 40
+
+
+def test_an_up_to_date_storyboard_loads_no_sdk_and_no_pillow(outputs):
+    from tests.test_imports import _cli
+
+    episode = write_doc(outputs, "ep-light", episode_doc("ep-light", 4))
+    args = ["run", "--storyboard", "--outputs-dir", str(outputs), str(episode)]
+    first = _cli(args)
+    assert first["code"] == 0 and "storyboard: 4 clips, 8 frames made" in str(first["stdout"])
+    again = _cli(args)
+    assert "[SKIP] ep-light -> up to date" in str(again["stdout"])
+    assert again["loaded"] == [], again
+
+
+def test_the_daemon_wakes_on_a_clip_marker(outputs):
+    from tests.support.daemon_proc import DaemonProcess
+
+    daemon = DaemonProcess(outputs, config="[storyboard]\nenabled = true\n", settle=0.1)
+    try:
+        daemon.start()
+        episode = write_doc(outputs, "ep-wake", episode_doc("ep-wake", 3))
+        assert daemon.wait_jobs("ep-wake", timeout=60)[0]["status"] == "ok"
+        first = clips(episode)["ch02"]["start"]["sha256"]
+        write_marker(episode / "storyboard/ch02.stale", by="editor", reason="again")
+        jobs = daemon.wait_jobs("ep-wake", count=2, timeout=30)
+        assert jobs[1]["status"] == "ok"
+        assert not (episode / "storyboard/ch02.stale").exists()
+        assert clips(episode)["ch02"]["start"]["sha256"] != first
+        # Woken by the marker itself (its watch), not by a rescan (every 300 s).
+        assert any(
+            e.get("event") == "job_started" and "marker storyboard/ch02.stale" in e["message"]
+            for e in daemon.events()
+        )
+    finally:
+        daemon.stop()

@@ -16,12 +16,13 @@ from handlers.episode import layout
 from handlers.episode.chapters import TEMPLATE_TYPES, Episode
 from handlers.episode.dirs import EpisodeDirs
 from handlers.files.dirs import Dir
+from handlers.money.pricing import PriceTable
 from handlers.outputs.markers import Marker, find_marker
 from handlers.plan.fingerprint import image_settings_hash, template_settings_hash
 from handlers.result import RunRequest
 from handlers.run.services import Services
 from handlers.storyboard.model import Storyboard, read_storyboard
-from handlers.storyboard.planners import Planner, identity, planner_for
+from handlers.storyboard.planners import Planner, TemplatePlanner, identity
 from handlers.storyboard.steps import BoardPlan, ClipWork, FrameRules, sheet_hash
 
 
@@ -105,6 +106,27 @@ def storyboard_for(
     return BoardRun(
         dirs, episode, settings, services, planner, plan, frame_rules(settings, services)
     )
+
+
+def planner_for(settings: Settings, prices: PriceTable) -> Planner:
+    """`storyboard.planner = "auto"`: Anthropic when its key is present, else OpenAI,
+    else the template planner."""
+    choice = settings.storyboard.planner
+    if choice == "auto":
+        if settings.anthropic.api_key is not None:
+            choice = "anthropic"
+        elif settings.openai.api_key is not None:
+            choice = "openai"
+        else:
+            choice = "template"
+    if choice == "template":
+        return TemplatePlanner()
+    # Loaded only for an LLM planner; its SDK is imported on the first question.
+    from handlers.storyboard.llm import AnthropicPlanner, OpenAIPlanner
+
+    if choice == "anthropic":
+        return AnthropicPlanner(settings, prices)
+    return OpenAIPlanner(settings, prices)
 
 
 def marker_token(marker: Marker) -> str:

@@ -1,9 +1,7 @@
 """Who plans the component sheet and the shots: the template planner (the catalogue of
 components.py, the shots of shots.py; free) or an LLM (llm.py), asked for JSON that is
-validated here by pydantic, exactly as the critic's and the judge's replies are.
-
-`storyboard.planner = "auto"`: Anthropic when its key is present, else OpenAI, else the
-template planner."""
+validated here by pydantic, exactly as the critic's and the judge's replies are. Which
+one a run uses: handlers/run/storyboard_plan.py planner_for."""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from config.settings import Settings
 from handlers.episode.chapters import Chapter
 from handlers.errors import ProviderError
 from handlers.money.pricing import PriceTable
@@ -113,25 +110,6 @@ class TemplatePlanner:
 
     def estimate(self, question: Ask) -> float:
         return 0.0
-
-
-def planner_for(settings: Settings, prices: PriceTable) -> Planner:
-    choice = settings.storyboard.planner
-    if choice == "auto":
-        if settings.anthropic.api_key is not None:
-            choice = "anthropic"
-        elif settings.openai.api_key is not None:
-            choice = "openai"
-        else:
-            choice = "template"
-    if choice == "template":
-        return TemplatePlanner()
-    # Loaded only for an LLM planner; its SDK is imported on the first question.
-    from handlers.storyboard.llm import AnthropicPlanner, OpenAIPlanner
-
-    if choice == "anthropic":
-        return AnthropicPlanner(settings, prices)
-    return OpenAIPlanner(settings, prices)
 
 
 def identity(planner: Planner) -> dict[str, Any]:
