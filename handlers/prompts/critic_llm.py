@@ -25,6 +25,7 @@ from handlers.prompts.critic import (
 
 class _LLMCritic:
     name = "llm"
+
     @property
     def client(self) -> Any:
         raise NotImplementedError
