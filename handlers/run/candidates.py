@@ -272,6 +272,11 @@ def judge_candidate(
         except ProviderError as e:
             problems.append(str(e))
             break
+        except NotStarted as e:
+            # Shutdown came after the image was paid for: it is kept, unjudged, rather
+            # than lost with the chapter (the next run would pay for it again).
+            problems.append(str(e))
+            break
         record.judge_cost_usd = round(record.judge_cost_usd + answer.cost_usd, 6)
         for key, n in answer.usage.items():
             record.judge_usage[key] = record.judge_usage.get(key, 0) + n
