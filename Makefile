@@ -51,7 +51,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 
 install:
 	@test "$$(id -u)" = 0 || { echo "make install must run as root"; exit 1; }
-	./scripts/install-system-deps python3-venv
+	./scripts/install-system-deps --runtime-only python3-venv
 	getent group imagegen >/dev/null || groupadd --system imagegen
 	getent passwd imagegen >/dev/null || useradd --system --gid imagegen \
 		--home-dir $(STATEDIR) --no-create-home --shell /usr/sbin/nologin imagegen

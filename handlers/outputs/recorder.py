@@ -30,6 +30,7 @@ from handlers.outputs.manifest import (
 )
 from handlers.outputs.markers import write_marker
 from handlers.outputs.png import decode_image, encode_png
+from handlers.outputs.thumbs import write_thumb
 
 MAX_CANDIDATE_BYTES = 100_000_000
 
@@ -64,7 +65,9 @@ class Recorder:
         data = encode_png(img, png_meta(entry))
         self._invalidate_render()
         atomic.write_bytes(target, data)
-        return with_file_facts(entry, target, sha256=sha256_bytes(data))
+        sha = sha256_bytes(data)
+        self._thumb(sha, img)
+        return with_file_facts(entry, target, sha256=sha)
 
     # -- candidates ---------------------------------------------------------------------
 
@@ -90,7 +93,15 @@ class Recorder:
         data = encode_png(img, meta)
         atomic.write_bytes(target, data)
         relative = f"{layout.CANDIDATES_DIR}/{chapter_id}/{target.name}"
-        return relative, sha256_bytes(data), len(data)
+        sha = sha256_bytes(data)
+        self._thumb(sha, img)
+        return relative, sha, len(data)
+
+    def _thumb(self, sha256: str, img: Image.Image) -> None:
+        """The gallery's thumbnail, made now from the picture in memory: the gallery
+        written at the end of the job then decodes no image."""
+        thumbs_dir = ensure_inside(self.paths, self.paths.thumbs)
+        write_thumb(thumbs_dir, sha256, img)
 
     def read_candidate(self, relative: str, sha256: str | None) -> Image.Image:
         """A kept candidate, decoded (for a manual pick or a re-ranking); refused when
@@ -117,12 +128,15 @@ class Recorder:
 
     def _invalidate_render(self) -> None:
         """Before the first image changes, mark the downstream render stale: written
-        first, it survives a crash at any later moment."""
+        first, it survives a crash at any later moment. Only a draft that exists can be
+        outdated (upstream's rule): with no render/draft.mp4 nothing is written."""
         with self._lock:
             if self._render_invalidated:
                 return
             self._render_invalidated = True
-        render_dir = self._mkdir(self.paths.render_dir)
+        if not os.path.lexists(self.paths.render_draft):
+            return
+        render_dir = ensure_inside(self.paths, self.paths.render_dir)
         write_marker(
             ensure_inside(self.paths, render_dir / self.paths.render_stale.name),
             by="imagegen",

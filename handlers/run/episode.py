@@ -5,6 +5,7 @@ Each step's work lives in its stage."""
 from __future__ import annotations
 
 import threading
+import uuid
 
 import structlog
 
@@ -55,6 +56,7 @@ class EpisodeRun:
         self.warnings: list[str] = []
         self.stop = StopSignal(paths.name, request.cancel)
         self.started_at = now_iso()
+        self.job_id = uuid.uuid4().hex
         self.log = log.bind(episode_id=paths.name)
 
     def run(self) -> RunResult:
@@ -139,7 +141,7 @@ class EpisodeRun:
                 # Rebuilt from the PNG: paid for, but the crash came before it was counted.
                 ledger.add_recovered(plan.previous.cost_usd)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
-        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
+        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
         result.reused = sum(1 for p in plans if p.action == "reuse")
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
         if not work:
@@ -259,6 +261,8 @@ class EpisodeRun:
             cumulative_cost_usd=ledger.cumulative,
             markers=[p.marker.describe() for p in plans if p.marker is not None],
             manifest_sha256=recorder.manifest_sha,
+            job_id=self.job_id,
+            template_hashes={e.template_hash for e in recorder.entries.values() if e.template_hash},
         )
 
     def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
