@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import os
-import sqlite3
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -20,22 +19,19 @@ from config import (
     secret_source,
     setting_source,
 )
+from daemon import review_cli
 from daemon.logging import configure_logging
-from daemon.summary import runs_table, status_table, summary_line
+from daemon.summary import summary_line
 from handlers.errors import ImagegenError, UsageError
 from handlers.imagegen import (
     RunRequest,
     RunResult,
     episode_dir_of,
-    episode_runs,
-    media_db_file,
     pick,
     price_table,
-    rebuild_media_db,
     request_retry,
     rescore,
     run,
-    status,
     validate,
 )
 
@@ -147,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", parents=[common], help="print the effective configuration")
     p.add_argument("--prices", action="store_true", help="print the effective price table")
     p.set_defaults(func=_cmd_config)
-    _review_commands(sub, common)
+    review_cli.add_commands(sub, common)
     return parser
 
 
@@ -156,66 +152,6 @@ def _version() -> str:
         return metadata.version("imagegen")
     except metadata.PackageNotFoundError:  # a checkout used without `make venv`
         return "(not installed)"
-
-
-# -- the review half: status, db, web ----------------------------------------------------
-
-
-def _review_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "status", parents=[common], help="every episode's last job, from the media database"
-    )
-    p.add_argument("episode", nargs="?", type=Path, metavar="EPISODE", help="this one, in detail")
-    p.set_defaults(func=_cmd_status)
-
-    p = sub.add_parser("db", parents=[common], help="the media database (<outputs_dir>/.imagegen)")
-    p.add_argument("action", choices=["rebuild"], help="rebuild: make it again from the files")
-    p.set_defaults(func=_cmd_db)
-
-    p = sub.add_parser("web", parents=[common], help="serve the review pages with their buttons")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
-    p.set_defaults(func=_cmd_web)
-
-
-def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        rows = status(settings, args.episode)
-        runs = episode_runs(settings, args.episode) if args.episode else []
-    except (ImagegenError, OSError, sqlite3.Error) as e:
-        print(f"imagegen status: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    if args.episode is not None and not rows:
-        print(f"imagegen status: {args.episode}: no job recorded yet", file=sys.stderr)
-        return EXIT_FAILED
-    sys.stdout.write(status_table(rows))
-    if runs:
-        print(f"\nlast {len(runs)} jobs of {rows[0].episode_id}, newest first:")
-        sys.stdout.write(runs_table(runs))
-    return EXIT_OK
-
-
-def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        report = rebuild_media_db(settings)
-    except (ImagegenError, OSError, sqlite3.Error) as e:
-        print(f"imagegen db rebuild: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"[OK] {media_db_file(settings)} rebuilt from the files: {report.episodes} episodes, "
-        f"{report.assets} assets, {report.runs} runs in {report.seconds:.1f} s"
-    )
-    return EXIT_OK
-
-
-def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.web import serve  # Starlette and uvicorn: only for this command
-
-    try:
-        return serve(settings, args.host, args.port)
-    except OSError as e:
-        print(f"imagegen web: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
-        return EXIT_USAGE
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
