@@ -86,18 +86,26 @@ def status_table(rows: list[EpisodeStatus]) -> str:
     """One line per episode: its last job and what its files hold. Built as one string:
     50,000 episodes print in a blink."""
     width = max((len(r.episode_id) for r in rows), default=7)
+    line = f"%-{width}s  %-11s %-25s %8d %6d %6d %7.2f %8.2f%s"
     lines = [
         f"{'EPISODE':<{width}}  {'LAST JOB':<11} {'FINISHED':<25} {'CHAPTERS':>8} "
         f"{'IMAGES':>6} {'FAILED':>6} {'JOB $':>7} {'TOTAL $':>8}"
     ]
-    for r in rows:
-        run = r.last_run
-        lines.append(
-            f"{r.episode_id:<{width}}  {run.status if run else '-':<11} "
-            f"{(run.finished_at or '') if run else '':<25} {r.chapters:>8} {r.images:>6} "
-            f"{r.failed_chapters:>6} {run.cost_usd if run else 0.0:>7.2f} "
-            f"{r.cumulative_cost_usd:>8.2f}" + (f"  {run.error}" if run and run.error else "")
+    lines += [
+        line
+        % (
+            r.episode_id,
+            r.status or "-",
+            r.finished_at or "",
+            r.chapters,
+            r.images,
+            r.failed_chapters,
+            r.cost_usd or 0.0,
+            r.cumulative_cost_usd,
+            f"  {r.error}" if r.error else "",
         )
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -43,8 +43,9 @@ from handlers.outputs.media_rows import RunRow
 from handlers.outputs.media_sink import EpisodeStatus, RebuildReport
 from handlers.outputs.publish import after_job
 from handlers.result import Outcome, RunRequest, RunResult
-from handlers.run.episode import EpisodeRun
-from handlers.run.services import Services
+
+if TYPE_CHECKING:
+    from handlers.run.services import Services
 
 __all__ = [
     "MAX_DEPTH",
@@ -87,6 +88,10 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
+    # The run's machinery (Pillow, the providers) loads here: the commands that only
+    # read (status, validate, the review server) start without it.
+    from handlers.run.episode import EpisodeRun
+
     started = time.monotonic()
     started_at = now_iso()
     name = episode_dir.name

@@ -12,10 +12,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from config import Settings, load_settings
 from daemon.cli import main
@@ -71,8 +73,9 @@ def rows_without_ids(outputs: Path) -> dict[str, list[tuple[Any, ...]]]:
             query(
                 outputs,
                 "SELECT e.episode_id, e.title, e.chapters, e.images, e.failed_chapters, "
-                "e.cumulative_cost_usd, e.updated_at, r.job_id FROM episodes e "
-                "LEFT JOIN runs r ON r.id = e.last_run_id",
+                "e.cumulative_cost_usd, e.updated_at, r.job_id, e.last_status, "
+                "e.last_finished_at, e.last_trigger, e.last_cost_usd, e.last_error "
+                "FROM episodes e LEFT JOIN runs r ON r.id = e.last_run_id",
             )
         ),
     }
@@ -231,7 +234,7 @@ def test_a_job_that_writes_nothing_is_a_database_only_row(episode, settings):
     ]
     assert "chapters.json" in rows[2][2]
     (last,) = status(settings)
-    assert last.last_run is not None and last.last_run.status == "failed"
+    assert last.status == "failed" and "chapters.json" in (last.error or "")
     assert last.images == 5  # the files from the last good job are still there
 
 
@@ -322,7 +325,14 @@ def test_kill_during_writes_leaves_a_usable_database(outputs, settings):
     assert query(outputs, "SELECT count(*) FROM runs") == [(4,)]
 
 
-def test_status_command(outputs, settings, capsys):
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """main() points structlog at this test's captured stderr: undo it afterwards."""
+    yield
+    structlog.reset_defaults()
+
+
+def test_status_command(outputs, settings, capsys, cli_logging):
     run(write_episode(outputs, "ep001"), RunRequest(), settings)
     run(write_episode(outputs, "ep002"), RunRequest(), settings)
     (outputs / "ep002/chapters.json").write_text("[]", encoding="utf-8")

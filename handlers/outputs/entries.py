@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from PIL import Image
-
 from handlers.episode.chapters import Chapter
 from handlers.episode.routing import Route
 from handlers.hashing import sha256_file
 from handlers.outputs.manifest import ManifestEntry
-from handlers.outputs.png import read_png_meta
 
 
 @dataclass(frozen=True)
@@ -85,6 +82,11 @@ def with_file_facts(entry: ManifestEntry, path: Path, sha256: str | None = None)
 
 
 def entry_from_png(path: Path, chapter: Chapter, route: Route, fp: Fingerprint) -> ManifestEntry:
+    # Pillow only here: a run whose manifest is intact never loads it to plan.
+    from PIL import Image
+
+    from handlers.outputs.png import read_png_meta
+
     meta = read_png_meta(path)
     native_w = native_h = None
     if "native_size" in meta and "x" in meta["native_size"]:

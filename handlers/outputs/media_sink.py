@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
@@ -40,8 +40,10 @@ class RebuildReport:
     seconds: float
 
 
-@dataclass(frozen=True)
-class EpisodeStatus:
+class EpisodeStatus(NamedTuple):
+    """One line of `imagegen status`: what the episode's files hold and how its last
+    job ended (None: no job recorded). A tuple: 50,000 of them are made at once."""
+
     episode_id: str
     title: str | None
     chapters: int
@@ -49,7 +51,11 @@ class EpisodeStatus:
     failed_chapters: int
     cumulative_cost_usd: float
     updated_at: str | None
-    last_run: RunRow | None
+    status: str | None
+    finished_at: str | None
+    trigger: str | None
+    cost_usd: float | None
+    error: str | None
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -95,11 +101,19 @@ def sync_episode(conn: sqlite3.Connection, paths: EpisodePaths, job: RunRow | No
             ],
         )
         _replace_runs(conn, rows, job)
+        last = (
+            conn.execute(
+                "SELECT id, status, finished_at, trigger, cost_usd, error FROM runs "
+                "WHERE episode_id = ? ORDER BY finished_at DESC, id DESC LIMIT 1",
+                (episode,),
+            ).fetchone()
+            or (None,) * 6
+        )
         conn.execute(
             "INSERT OR REPLACE INTO episodes (episode_id, title, chapters, images, "
-            "failed_chapters, cumulative_cost_usd, updated_at, last_run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT id FROM runs WHERE episode_id = ? "
-            "ORDER BY finished_at DESC, id DESC LIMIT 1))",
+            "failed_chapters, cumulative_cost_usd, updated_at, last_run_id, last_status, "
+            "last_finished_at, last_trigger, last_cost_usd, last_error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 episode,
                 rows.title,
@@ -108,7 +122,7 @@ def sync_episode(conn: sqlite3.Connection, paths: EpisodePaths, job: RunRow | No
                 rows.failed,
                 rows.cumulative_cost_usd,
                 rows.updated_at,
-                episode,
+                *last,
             ),
         )
 
@@ -265,10 +279,9 @@ def _healthy(root: Path) -> Iterator[sqlite3.Connection]:
 # -- reading ------------------------------------------------------------------------------
 
 _STATUS_SQL = (
-    "SELECT e.episode_id, e.title, e.chapters, e.images, e.failed_chapters, "
-    "e.cumulative_cost_usd, e.updated_at, r.job_id, r.trigger, r.started_at, r.finished_at, "
-    f"r.status, {', '.join('r.' + k for k in RUN_COUNTS)}, r.cost_usd, r.error "
-    "FROM episodes e LEFT JOIN runs r ON r.id = e.last_run_id"
+    "SELECT episode_id, title, chapters, images, failed_chapters, cumulative_cost_usd, "
+    "updated_at, last_status, last_finished_at, last_trigger, last_cost_usd, last_error "
+    "FROM episodes"
 )
 
 
@@ -277,10 +290,10 @@ def read_status(root: Path, episode: str | None = None) -> list[EpisodeStatus]:
 
     def query(conn: sqlite3.Connection) -> list[EpisodeStatus]:
         if episode is None:
-            cursor = conn.execute(_STATUS_SQL + " ORDER BY e.episode_id")
+            cursor = conn.execute(_STATUS_SQL + " ORDER BY episode_id")
         else:
-            cursor = conn.execute(_STATUS_SQL + " WHERE e.episode_id = ?", (episode,))
-        return [_status(row) for row in cursor]
+            cursor = conn.execute(_STATUS_SQL + " WHERE episode_id = ?", (episode,))
+        return list(map(EpisodeStatus._make, cursor))
 
     return _with_db(root, query)
 
@@ -291,11 +304,11 @@ def recent_episodes(root: Path, limit: int) -> tuple[list[EpisodeStatus], int]:
     def query(conn: sqlite3.Connection) -> tuple[list[EpisodeStatus], int]:
         total = int(conn.execute("SELECT count(*) FROM episodes").fetchone()[0])
         cursor = conn.execute(
-            _STATUS_SQL + " ORDER BY coalesce(r.finished_at, e.updated_at) DESC, "
-            "e.episode_id LIMIT ?",
+            _STATUS_SQL + " ORDER BY coalesce(last_finished_at, updated_at) DESC, "
+            "episode_id LIMIT ?",
             (limit,),
         )
-        return [_status(row) for row in cursor], total
+        return list(map(EpisodeStatus._make, cursor)), total
 
     return _with_db(root, query)
 
@@ -311,19 +324,6 @@ def episode_runs(root: Path, episode: str, limit: int = 20) -> list[RunRow]:
         return [_run(row) for row in cursor]
 
     return _with_db(root, query)
-
-
-def _status(values: Sequence[Any]) -> EpisodeStatus:
-    return EpisodeStatus(
-        episode_id=values[0],
-        title=values[1],
-        chapters=values[2],
-        images=values[3],
-        failed_chapters=values[4],
-        cumulative_cost_usd=values[5],
-        updated_at=values[6],
-        last_run=_run(values[7:]) if values[7] is not None else None,
-    )
 
 
 def _run(values: Sequence[Any]) -> RunRow:
