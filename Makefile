@@ -19,6 +19,8 @@ run: $(STAMP)
 	cp -rn examples/demo-ep001 $(OUTPUTS)/ 2>/dev/null || true
 	@echo "imagegen daemon on $(OUTPUTS) (Ctrl-C stops it). Drop another episode with:"
 	@echo "  cp -r examples/demo-ep002 $(OUTPUTS)/"
+	@echo "Review pages, written after each job: file://$(abspath $(OUTPUTS))/index.html"
+	@echo "  (with buttons: .venv/bin/imagegen web --outputs-dir $(OUTPUTS))"
 	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) -v
 
 test: $(STAMP)

@@ -47,7 +47,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         rows = status(settings, args.episode)
         runs = episode_runs(settings, args.episode) if args.episode else []
     except (ImagegenError, OSError, sqlite3.Error) as e:
-        print(f"imagegen status: {e}", file=sys.stderr)
+        print(f"imagegen status: {e}{_hint(e)}", file=sys.stderr)
         return EXIT_FAILED
     if args.episode is not None and not rows:
         print(f"imagegen status: {args.episode}: no job recorded yet", file=sys.stderr)
@@ -63,13 +63,22 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = rebuild_media_db(settings)
     except (ImagegenError, OSError, sqlite3.Error) as e:
-        print(f"imagegen db rebuild: {e}", file=sys.stderr)
+        print(f"imagegen db rebuild: {e}{_hint(e)}", file=sys.stderr)
         return EXIT_FAILED
     print(
         f"[OK] {media_db_file(settings)} rebuilt from the files: {report.episodes} episodes, "
         f"{report.assets} assets, {report.runs} runs in {report.seconds:.1f} s"
     )
     return EXIT_OK
+
+
+def _hint(e: BaseException) -> str:
+    if isinstance(e, PermissionError) or "readonly" in str(e):
+        return (
+            "; the database needs write access to <outputs_dir>/.imagegen even to read it "
+            "(SQLite's WAL): run as the service's user or a member of its group"
+        )
+    return ""
 
 
 def _cmd_web(args: argparse.Namespace, settings: Settings) -> int:

@@ -211,6 +211,34 @@ def test_rows_match_the_files_after_runs_regeneration_and_a_pick(episode, three)
     assert rows_without_ids(outputs) == before
 
 
+def test_storyboard_frames_are_assets_too(episode, settings):
+    """The storyboard stage (coming) writes storyboard/<chapter_id>/start.png, end.png."""
+    board = episode / "storyboard"
+    (board / "ch02").mkdir(parents=True)
+    (board / "storyboard.json").write_text("{}", encoding="utf-8")
+    for frame in ("start.png", "end.png"):
+        (board / "ch02" / frame).write_bytes(b"\x89PNG frame")
+    run(episode, RunRequest(), settings)
+    rows = query(
+        settings.outputs_dir,
+        "SELECT asset_type, chapter_id, file_path, json_extract(metadata, '$.frame') "
+        "FROM media_assets WHERE asset_type LIKE 'storyboard%' ORDER BY file_path",
+    )
+    assert rows == [
+        ("storyboard_frame", "ch02", "ep001/storyboard/ch02/end.png", "end"),
+        ("storyboard_frame", "ch02", "ep001/storyboard/ch02/start.png", "start"),
+        ("storyboard", None, "ep001/storyboard/storyboard.json", None),
+    ]
+
+
+def test_an_unusable_database_costs_a_warning_never_the_job(episode, settings):
+    (settings.outputs_dir / ".imagegen").write_text("a file where the folder should be")
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "ok" and result.generated == 3
+    assert any("media database" in w for w in result.warnings), result.warnings
+    assert (episode / "images/index.html").is_file()  # the gallery does not need it
+
+
 def test_up_to_date_job_writes_no_row_and_touches_nothing(episode, settings):
     run(episode, RunRequest(), settings)
     files = snapshot(settings.outputs_dir)

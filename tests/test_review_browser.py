@@ -217,8 +217,8 @@ def test_use_this_on_a_candidate_changes_the_chosen_image(browser, reviewed, web
     browser.execute_script("document.getElementById('ch03').scrollIntoView()")
     browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
-    if os.environ.get("IMAGEGEN_SCREENSHOT_TO"):  # for the README's picture
-        shutil.copy(shot, os.environ["IMAGEGEN_SCREENSHOT_TO"])
+    if os.environ.get("REVIEW_SCREENSHOT_TO"):  # for the README's picture
+        shutil.copy(shot, os.environ["REVIEW_SCREENSHOT_TO"])
 
 
 def test_action_without_the_token_is_refused(browser, reviewed, web):
