@@ -239,6 +239,20 @@ def test_an_unusable_database_costs_a_warning_never_the_job(episode, settings):
     assert (episode / "images/index.html").is_file()  # the gallery does not need it
 
 
+def test_runs_follow_provenance_history_when_it_is_trimmed(episode, settings, monkeypatch):
+    monkeypatch.setattr("handlers.outputs.provenance.HISTORY", 2)
+    run(episode, RunRequest(), settings)
+    for cid in ("ch01", "ch05"):
+        write_marker(episode / f"images/{cid}.png.stale", by="test", reason="redo")
+        assert run(episode, RunRequest(), settings).outcome == "ok"
+    history = json.loads((episode / "provenance/imagegen_provenance.json").read_text())["history"]
+    assert [h["templates"] for h in history] == [1, 1]  # the first job (2 templates) fell out
+    assert query(settings.outputs_dir, "SELECT templates FROM runs ORDER BY id") == [(1,), (1,)]
+    before = rows_without_ids(settings.outputs_dir)
+    rebuild_media_db(settings)
+    assert rows_without_ids(settings.outputs_dir) == before
+
+
 def test_up_to_date_job_writes_no_row_and_touches_nothing(episode, settings):
     run(episode, RunRequest(), settings)
     files = snapshot(settings.outputs_dir)

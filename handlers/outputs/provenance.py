@@ -25,7 +25,8 @@ from handlers.outputs.entries import now_iso
 from handlers.result import RunResult
 
 VERSION = "0.1.0"
-HISTORY = 100
+# Kept small: the daemon's start-up scan reads this file for every episode.
+HISTORY = 20
 RUN_COUNTS = ("generated", "templates", "reused", "failed", "picked", "rescored")
 
 
