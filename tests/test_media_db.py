@@ -21,7 +21,10 @@ import structlog
 
 from config import Settings, load_settings
 from daemon.cli import main
+from handlers.episode.paths import episode_paths
+from handlers.errors import ConfinementError
 from handlers.imagegen import RunRequest, pick, rebuild_media_db, run, status
+from handlers.outputs import gallery, media_sink
 from handlers.outputs.markers import write_marker
 from tests.conftest import REPO, snapshot, write_episode
 
@@ -251,6 +254,22 @@ def test_runs_follow_provenance_history_when_it_is_trimmed(episode, settings, mo
     before = rows_without_ids(settings.outputs_dir)
     rebuild_media_db(settings)
     assert rows_without_ids(settings.outputs_dir) == before
+
+
+def test_an_images_folder_leading_out_of_the_root_is_never_indexed(outputs, settings, tmp_path):
+    # A complete episode elsewhere, and an episode here whose images/ points at it.
+    elsewhere = write_episode(tmp_path / "elsewhere", "ep001")
+    run(elsewhere, RunRequest(), load_settings(overrides={"outputs_dir": elsewhere.parent}))
+    episode = write_episode(outputs, "ep001")
+    (episode / "images").symlink_to(elsewhere / "images", target_is_directory=True)
+    outside = snapshot(elsewhere)
+    paths = episode_paths(outputs, episode)
+    media_sink.record_job(outputs, paths, None)
+    assert query(outputs, "SELECT file_path FROM media_assets") == []
+    with pytest.raises(ConfinementError):
+        gallery.write_episode_gallery(paths)
+    assert "is a symlink" in gallery.episode_page(paths, served=True)  # says why, reads nothing
+    assert snapshot(elsewhere) == outside  # no gallery, no thumbnail written out there
 
 
 def test_up_to_date_job_writes_no_row_and_touches_nothing(episode, settings):

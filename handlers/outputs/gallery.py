@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from handlers.episode import layout
 from handlers.episode.paths import EpisodePaths, ensure_inside, root_gallery_path
-from handlers.errors import ImagegenError
+from handlers.errors import ConfinementError, ImagegenError
 from handlers.files import atomic
 from handlers.files.reading import read_json
 from handlers.outputs import thumbs
@@ -61,11 +61,12 @@ def write_episode_gallery(paths: EpisodePaths) -> list[str]:
     """images/index.html and its thumbnails; returns warnings (never raises for a
     missing or damaged image: the page shows what there is)."""
     warnings: list[str] = []
+    # Confinement first: an images/ that is a symlink out of the root is never read.
+    images = ensure_inside(paths, paths.images)
+    thumbs_dir = ensure_inside(paths, paths.thumbs)
     manifest = read_manifest(paths.manifest, warnings)
     if manifest is None:
         return warnings
-    images = ensure_inside(paths, paths.images)
-    thumbs_dir = ensure_inside(paths, paths.thumbs)
     wanted = _images_of(manifest, images)
     warnings.extend(thumbs.make_missing(thumbs_dir, wanted.items()))
     thumbs.prune(thumbs_dir, set(wanted))
@@ -81,7 +82,11 @@ def episode_page(
 ) -> str:
     warnings: list[str] = []
     if manifest is None:
-        manifest = read_manifest(paths.manifest, warnings)
+        try:
+            ensure_inside(paths, paths.images)
+            manifest = read_manifest(paths.manifest, warnings)
+        except ConfinementError as e:
+            warnings.append(str(e))
     doc = _chapters_doc(paths)
     pending = pending_requests(paths, manifest)
     chapters = [
@@ -203,6 +208,8 @@ def _chapters_doc(paths: EpisodePaths) -> dict[str, Any]:
 
 def pending_requests(paths: EpisodePaths, manifest: Manifest | None) -> Pending:
     pending = Pending()
+    if manifest is None:
+        return pending
     ignored: list[str] = []
     pending.episode = find_marker(paths.manifest_stale, ignored) is not None
     for e in manifest.chapters if manifest else []:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from handlers.episode import layout
-from handlers.episode.paths import EpisodePaths
-from handlers.errors import ImagegenError
+from handlers.episode.paths import EpisodePaths, ensure_inside
+from handlers.errors import ConfinementError, ImagegenError
 from handlers.files.reading import read_json
 from handlers.outputs.manifest import IMAGE_MIME, Manifest, ManifestEntry, read_manifest
 from handlers.outputs.provenance import RUN_COUNTS, history, read_previous
@@ -82,14 +82,27 @@ class EpisodeRows:
 
 def episode_rows(paths: EpisodePaths) -> EpisodeRows:
     rows = EpisodeRows(episode_id=text(paths.relative), title=_episode_title(paths))
-    manifest = read_manifest(paths.manifest, rows.warnings)
+    manifest = (
+        read_manifest(paths.manifest, rows.warnings) if _inside(paths, paths.images) else None
+    )
     if manifest is not None:
         _manifest_rows(paths, manifest, rows)
-    record = read_previous(paths.provenance)
+    record = read_previous(paths.provenance) if _inside(paths, paths.provenance_dir) else {}
     if record:
         _provenance_rows(paths, record, rows)
-    _storyboard_rows(paths, rows)
+    if _inside(paths, paths.storyboard_dir):
+        _storyboard_rows(paths, rows)
     return rows
+
+
+def _inside(paths: EpisodePaths, directory: Path) -> bool:
+    """A folder of the episode that is no symlink out of the root: only then are its
+    files read (confinement holds for the index as for everything else)."""
+    try:
+        ensure_inside(paths, directory)
+    except ConfinementError:
+        return False
+    return True
 
 
 def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -> None:
@@ -236,7 +249,7 @@ def _add(
         st = os.stat(path, follow_symlinks=False)
     except OSError:
         return False
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode) or not _inside(paths, path.parent):
         return False
     rows.assets.append(
         AssetRow(
