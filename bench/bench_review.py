@@ -26,7 +26,9 @@ from PIL import Image
 
 from config import load_settings
 from daemon.logging import configure_logging
+from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import episode_paths
+from handlers.files.dirs import Dir
 from handlers.imagegen import RunRequest, run, status
 from handlers.outputs import gallery, media_db, media_sink
 from handlers.outputs.entries import now_iso
@@ -63,6 +65,7 @@ def bench_gallery(root: Path) -> bool:
     result = run(episode, RunRequest(), settings)
     assert result.outcome == "ok" and result.generated == CHAPTERS, result
     paths = episode_paths(root, episode)
+    dirs = EpisodeDirs(paths)
     manifest = json.loads(paths.manifest.read_text(encoding="utf-8"))
     shown = [paths.images / e["file"] for e in manifest["chapters"]] + [
         paths.images / c["file"] for e in manifest["chapters"] for c in e["candidates"]
@@ -72,13 +75,13 @@ def bench_gallery(root: Path) -> bool:
     warm = []
     for _ in range(5):
         t0 = time.perf_counter()
-        assert gallery.write_episode_gallery(paths) == []
+        assert gallery.write_episode_gallery(dirs) == []
         warm.append(time.perf_counter() - t0)
     cold = []
     for _ in range(3):
         shutil.rmtree(paths.thumbs)
         t0 = time.perf_counter()
-        assert gallery.write_episode_gallery(paths) == []
+        assert gallery.write_episode_gallery(dirs) == []
         cold.append(time.perf_counter() - t0)
     decode = []
     for _ in range(3):
@@ -146,7 +149,8 @@ def bench_status(root: Path) -> bool:
     for _ in range(5):
         t0 = time.perf_counter()
         episodes, total = media_sink.recent_episodes(outputs, gallery.TREE_PAGE_EPISODES)
-        gallery.write_tree_gallery(outputs, episodes, total)
+        with Dir.open(outputs) as top:
+            gallery.write_tree_gallery(top, episodes, total)
         tree.append(time.perf_counter() - t0)
     naive = []
     for _ in range(2):

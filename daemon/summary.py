@@ -26,6 +26,8 @@ def summary_line(result: RunResult) -> str:
         return f"[WAIT] {name}: {result.message}"
     if result.outcome == "busy":
         return f"[BUSY] {name}: {result.message}"
+    if result.outcome == "removed":
+        return f"[GONE] {name}: {result.message}"
     if result.outcome == "interrupted":
         return f"[STOP] {name} -> {counts}: {result.message}"
     if result.generated or result.templates or result.failed:

@@ -10,6 +10,7 @@ token printed at start, given once as `?token=` (then kept in a cookie) or as an
 from __future__ import annotations
 
 import getpass
+import mimetypes
 import os
 import secrets
 import socket
@@ -21,7 +22,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -95,8 +95,13 @@ def build_app(settings: Settings, token: str, cookie: str, who: str) -> ASGIApp:
             return HTMLResponse(review_episode_page(settings, episode))
         if path == layout.ROOT_GALLERY:
             return HTMLResponse(review_tree_page(settings))
-        # Images are named by content or carry it in ?v=: the browser may keep them.
-        return FileResponse(review_file(settings, path), headers={"Cache-Control": "no-cache"})
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        # no-cache: the browser revalidates; images carry their content hash in ?v= anyway.
+        return Response(
+            review_file(settings, path),
+            media_type=media_type,
+            headers={"Cache-Control": "no-cache"},
+        )
 
     app = Starlette(
         routes=[

@@ -23,8 +23,8 @@ import structlog
 from config.settings import Settings
 from handlers.episode import layout
 from handlers.episode.chapters import load_chapters
+from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import (
-    ensure_inside,
     episode_dir_of,
     episode_paths,
     media_db_path,
@@ -38,7 +38,7 @@ from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs import media_sink
 from handlers.outputs.current import needs_job
 from handlers.outputs.entries import now_iso
-from handlers.outputs.markers import write_marker
+from handlers.outputs.markers import marker_info
 from handlers.outputs.media_rows import RunRow
 from handlers.outputs.media_sink import EpisodeStatus, RebuildReport
 from handlers.outputs.publish import after_job
@@ -98,14 +98,18 @@ def run(
     try:
         paths = episode_paths(settings.outputs_dir, episode_dir)
         name = paths.name
-        with episode_lock(
-            paths.dir,
-            wait=request.wait,
-            timeout=settings.lock_timeout_seconds,
-            on_wait=lambda holder: _tell_waiting(paths.name, holder, request),
+        with (
+            EpisodeDirs(paths) as dirs,
+            episode_lock(
+                paths.dir,
+                wait=request.wait,
+                timeout=settings.lock_timeout_seconds,
+                on_wait=lambda holder: _tell_waiting(paths.name, holder, request),
+                held=dirs.episode.fd,
+            ),
         ):
-            result = _guarded(name, lambda: EpisodeRun(paths, request, settings, services).run())
-            after_job(paths, result, trigger=request.trigger, started_at=started_at)
+            result = _guarded(name, lambda: EpisodeRun(dirs, request, settings, services).run())
+            after_job(dirs, result, trigger=request.trigger, started_at=started_at)
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
     except (ImagegenError, OSError) as e:
@@ -177,11 +181,10 @@ def validate(path: Path, settings: Settings) -> Validation:
 def request_retry(episode_dir: Path, settings: Settings) -> str:
     """Leave `images/imagegen.retry` for the daemon; return the episode's name."""
     paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
-    images = ensure_inside(paths, paths.images)
-    images.mkdir(exist_ok=True)
-    write_marker(
-        ensure_inside(paths, paths.retry_request), by="imagegen retry", reason="operator asked"
-    )
+    with EpisodeDirs(paths) as dirs:
+        images = dirs.images(create=True)
+        assert images is not None
+        images.write_json(layout.RETRY_REQUEST, marker_info("imagegen retry", "operator asked"))
     return paths.name
 
 
@@ -271,7 +274,7 @@ def review_version(settings: Settings, episode: str | None) -> str:
     )
 
 
-def review_file(settings: Settings, relative: str) -> Path:
+def review_file(settings: Settings, relative: str) -> bytes:
     from handlers.outputs import review_pages
 
     return review_pages.served_file(_root(settings), relative)
@@ -294,14 +297,14 @@ def review_request(
         if chapter_id is None or candidate is None:
             raise UsageError("select needs chapter_id and candidate")
         target = review_pages.request_pick(paths, chapter_id, candidate, by)
-        return f"{paths.relative} {chapter_id}: {candidate} requested ({target.name})."
+        return f"{paths.relative} {chapter_id}: {candidate} requested ({target})."
     if action == "regenerate_chapter":
         if chapter_id is None:
             raise UsageError("regenerate_chapter needs chapter_id")
         target = review_pages.request_regenerate(paths, chapter_id, by)
-        return f"{paths.relative} {chapter_id}: regeneration requested ({target.name})."
+        return f"{paths.relative} {chapter_id}: regeneration requested ({target})."
     target = review_pages.request_regenerate(paths, None, by)
-    return f"{paths.relative}: regeneration of every chapter requested ({target.name})."
+    return f"{paths.relative}: regeneration of every chapter requested ({target})."
 
 
 def _root(settings: Settings) -> Path:

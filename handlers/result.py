@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-Outcome = Literal["ok", "up_to_date", "failed", "blocked", "busy", "dry_run", "interrupted"]
+Outcome = Literal[
+    "ok", "up_to_date", "failed", "blocked", "busy", "dry_run", "interrupted", "removed"
+]
 
 
 @dataclass(frozen=True)

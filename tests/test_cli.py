@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -15,10 +14,11 @@ import pytest
 
 from handlers.outputs.markers import write_marker
 from tests.conftest import REPO, demo_doc, write_episode
+from tests.support.env import child_env
 
 
 def imagegen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
+    full_env = child_env()
     full_env.pop("OPENAI_API_KEY", None)
     full_env.pop("ANTHROPIC_API_KEY", None)
     full_env["IMAGEGEN_CONFIG"] = str(REPO / "config/imagegen.default.toml")
@@ -153,7 +153,7 @@ def test_daemon_refuses_a_missing_outputs_dir_instead_of_creating_it(tmp_path):
         res = subprocess.run(
             [sys.executable, "-m", "daemon", "daemon", "--outputs-dir", str(typo)],
             cwd=REPO,
-            env={k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")},
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=20,
@@ -172,7 +172,7 @@ def test_daemon_create_makes_the_outputs_dir(tmp_path):
         [sys.executable, "-m", "daemon", "daemon", "--create", "--log-format", "json",
          "--outputs-dir", str(root)],
         cwd=REPO,
-        env={k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")},
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -230,7 +230,7 @@ def test_a_run_waiting_for_the_lock_says_who_holds_it_after_a_second(outputs):
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
+        env = child_env()
         env["IMAGEGEN_CONFIG"] = str(REPO / "config/imagegen.default.toml")
         started = time.monotonic()
         proc = subprocess.Popen(

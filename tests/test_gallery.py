@@ -98,10 +98,14 @@ def test_gallery_after_a_job(outputs, three):
             assert f'data-candidate="{c["id"]}"' in page
     assert manifest["chapters"][1]["selection"]["why"].split(";")[0] in html.unescape(page)
     assert "not_blank" in page and "checks passed" in page
-    # One small thumbnail per image content, made while the images were written.
-    shas = {e["sha256"] for e in manifest["chapters"]} | {
+    # One small thumbnail per picture, made while the images were written: a chapter
+    # image shows its chosen candidate's (the same pixels), a template its own.
+    shas = {e["sha256"] for e in manifest["chapters"] if not e["candidates"]} | {
         c["sha256"] for e in manifest["chapters"] for c in e["candidates"]
     }
+    ch02 = manifest["chapters"][1]
+    chosen = next(c for c in ch02["candidates"] if c["id"] == ch02["selected"])
+    assert f'src="thumbs/{chosen["sha256"][:20]}.jpg" alt="Takas' in page
     thumbs = sorted((episode / "images/thumbs").iterdir())
     assert {p.stem for p in thumbs} == {s[:20] for s in shas}
     for p in thumbs:
@@ -121,24 +125,26 @@ def test_gallery_made_for_an_older_episode_and_thumbnails_pruned(episode, three)
     for p in (episode / "images/thumbs").iterdir():
         p.unlink()
     assert run(episode, RunRequest(), three).outcome == "up_to_date"
-    assert gallery.is_file() and len(list((episode / "images/thumbs").iterdir())) == 14
+    # 9 candidates and 2 templates: the generated chapters show their chosen candidate's.
+    assert gallery.is_file() and len(list((episode / "images/thumbs").iterdir())) == 11
     before = {p.name for p in (episode / "images/thumbs").iterdir()}
     write_marker(episode / "images/ch02.png.stale", by="test", reason="redo")
     run(episode, RunRequest(), three)
     after = {p.name for p in (episode / "images/thumbs").iterdir()}
-    assert len(after) == 14 and len(before - after) == 4  # ch02's image + 3 candidates
+    assert len(after) == 11 and len(before - after) == 3  # ch02's first 3 candidates
 
 
 def test_gallery_write_is_fast_and_up_to_date_runs_do_not_touch_it(outputs, three):
     episode = write_doc(outputs, "ep15", episode_doc("ep15", 15))
     run(episode, RunRequest(), three)
+    from handlers.episode.dirs import EpisodeDirs
     from handlers.episode.paths import episode_paths
     from handlers.outputs.gallery import write_episode_gallery
 
-    paths = episode_paths(outputs, episode)
-    t0 = time.perf_counter()
-    assert write_episode_gallery(paths) == []
-    assert time.perf_counter() - t0 < 1.0  # bench/bench_review.py measures it properly
+    with EpisodeDirs(episode_paths(outputs, episode)) as dirs:
+        t0 = time.perf_counter()
+        assert write_episode_gallery(dirs) == []
+        assert time.perf_counter() - t0 < 1.0  # bench/bench_review.py measures it properly
     files = snapshot(outputs)
     assert run(episode, RunRequest(), three).outcome == "up_to_date"
     assert snapshot(outputs) == files

@@ -21,6 +21,7 @@ import structlog
 
 from config import Settings, load_settings
 from daemon.cli import main
+from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import episode_paths
 from handlers.errors import ConfinementError
 from handlers.imagegen import RunRequest, pick, rebuild_media_db, run, status
@@ -266,9 +267,10 @@ def test_an_images_folder_leading_out_of_the_root_is_never_indexed(outputs, sett
     paths = episode_paths(outputs, episode)
     media_sink.record_job(outputs, paths, None)
     assert query(outputs, "SELECT file_path FROM media_assets") == []
-    with pytest.raises(ConfinementError):
-        gallery.write_episode_gallery(paths)
-    assert "is a symlink" in gallery.episode_page(paths, served=True)  # says why, reads nothing
+    with EpisodeDirs(paths) as dirs:
+        with pytest.raises(ConfinementError):
+            gallery.write_episode_gallery(dirs)
+        assert "is a symlink" in gallery.episode_page(dirs, served=True)  # says why only
     assert snapshot(elsewhere) == outside  # no gallery, no thumbnail written out there
 
 
@@ -352,6 +354,7 @@ def test_a_damaged_page_inside_the_database_is_repaired(outputs, settings):
 WRITER = """
 import sys
 from pathlib import Path
+from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import episode_paths
 from handlers.outputs import media_sink
 root = Path(sys.argv[1])

@@ -28,6 +28,7 @@ from tests.fakeapi import (
     server_error,
     timeout,
 )
+from tests.support.env import child_env
 from tests.support.episodes import paid_episode_doc, write_doc
 
 KEY = "sk-test-fake-key"
@@ -485,9 +486,25 @@ def test_chapter_doc_visual_prompt_is_bounded(outputs, fake_api):
     assert time.time()  # keep the import used
 
 
-@pytest.mark.parametrize("kill_after", [0.4, 0.8, 1.2])
+def _generated(episode: Path) -> set[str]:
+    try:
+        chapters = entries(episode)
+    except (OSError, ValueError):
+        return set()
+    return {c for c, e in chapters.items() if e["status"] == "generated"}
+
+
+def _wait_for(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.3, 0.6])
 def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fake_api, kill_after):
-    import os
     import signal
     import subprocess
     import sys
@@ -496,7 +513,7 @@ def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fa
 
     fake_api.latency["images"] = 0.5  # 9 chapters, 3 at a time: about 1.5 s of calls
     episode = only_diagrams("ep-sigkill", 9, outputs)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
+    env = child_env()
     env.update(
         OPENAI_API_KEY=KEY,
         IMAGEGEN_CONFIG=str(REPO / "config/imagegen.default.toml"),
@@ -506,6 +523,9 @@ def test_sigkill_mid_episode_never_pays_twice_for_a_finished_chapter(outputs, fa
     cmd = [sys.executable, "-m", "daemon", "run", "--outputs-dir", str(outputs), str(episode)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert fake_api.wait_until(lambda f: f.count("images") >= 1, timeout=10)
+    # The kill comes kill_after seconds after the first chapter is recorded (on a busy
+    # machine that takes longer than any fixed delay would allow for).
+    assert _wait_for(lambda: bool(_generated(episode)), timeout=20)
     time.sleep(kill_after)
     assert proc.poll() is None, "the run finished before the kill"
     proc.send_signal(signal.SIGKILL)

@@ -114,6 +114,11 @@ class Episode:
 def load_chapters(path: Path, *, max_bytes: int, episode_name: str | None = None) -> Episode:
     """Read and validate one chapters.json. Raises InputError naming file, chapter and field."""
     raw = read_regular_file(path, max_bytes=max_bytes, what=layout.CHAPTERS)
+    return parse_chapters(raw, path, episode_name=episode_name)
+
+
+def parse_chapters(raw: bytes, path: Path, *, episode_name: str | None = None) -> Episode:
+    """Validate the bytes of a chapters.json read from `path` (named in every error)."""
     where = str(path)
     try:
         text = raw.decode("utf-8")

@@ -135,19 +135,6 @@ def episode_paths(root: Path, episode_dir: Path) -> EpisodePaths:
     return EpisodePaths(root=root_real, dir=real)
 
 
-def ensure_inside(paths: EpisodePaths, target: Path) -> Path:
-    """Check a path we are about to write is still under the root after symlinks."""
-    parent = Path(os.path.realpath(target.parent))
-    if not parent.is_relative_to(paths.root):
-        raise ConfinementError(
-            f"{target.parent} resolves to {parent}, outside the outputs root {paths.root}; "
-            "remove the symlink"
-        )
-    if target.is_symlink():
-        raise ConfinementError(f"{target} is a symlink; imagegen does not write through symlinks")
-    return parent / target.name
-
-
 def resolve_inside(root: Path, relative: str) -> Path:
     """A path a client named relative to the outputs root (the review server's
     addresses), refused when it would leave the root or name a hidden file (the state

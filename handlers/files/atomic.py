@@ -25,10 +25,8 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Temp file in the same directory, fsync, os.replace, fsync the directory.
-    `durable=False` skips both fsyncs, for files made again from others when lost
-    (thumbnails, the gallery): still never half-written, ten times faster."""
+def write_bytes(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, os.replace, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # A leading dot and the .tmp suffix: the watcher's whitelist never matches these.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
@@ -36,24 +34,27 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            if durable:
-                os.fsync(f.fileno())
+            os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if durable:
-        fsync_dir(path.parent)
+    fsync_dir(path.parent)
+
+
+def encode_json(obj: Any) -> bytes:
+    """UTF-8 JSON, Turkish readable as written."""
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    # A file name that is not UTF-8 reaches us as lone surrogates; "\\udcff" is also
+    # the JSON escape for it, so backslashreplace keeps the file valid JSON.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def write_json(path: Path, obj: Any) -> str:
     """Write `obj` as UTF-8 JSON (Turkish stays readable); return the bytes' sha256."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
-    # A file name that is not UTF-8 reaches us as lone surrogates; "\\udcff" is also
-    # the JSON escape for it, so backslashreplace keeps the file valid JSON.
-    data = text.encode("utf-8", "backslashreplace")
+    data = encode_json(obj)
     write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
@@ -64,25 +65,3 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sweep_temp_files(directory: Path) -> list[str]:
-    """Remove the temp files a killed writer left in `directory`. Called under the
-    episode lock, so no live writer of ours can own one. Returns the names removed."""
-    removed: list[str] = []
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for entry in entries:
-        if (
-            entry.name.startswith(".")
-            and entry.name.endswith(TMP_SUFFIX)
-            and entry.is_file(follow_symlinks=False)
-        ):
-            try:
-                os.unlink(entry.path)
-                removed.append(entry.name)
-            except FileNotFoundError:
-                pass
-    return removed

@@ -21,6 +21,7 @@ from handlers.files.lock_holder import lock_holder
 # A run that waits longer than this says so (and who it waits for); shorter waits,
 # the everyday brush with the daemon finishing a job, stay quiet.
 WAIT_NOTICE_SECONDS = 1.0
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @contextmanager
@@ -30,10 +31,13 @@ def episode_lock(
     wait: bool = True,
     timeout: float | None = None,
     on_wait: Callable[[str], None] | None = None,
+    held: int | None = None,
 ) -> Iterator[None]:
     """Hold the episode's lock. `on_wait(holder)` is called once after
     WAIT_NOTICE_SECONDS of waiting, with who holds it ('pid 4242 (imagegen daemon)')."""
-    fd = os.open(episode_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    # The run's own handle of the folder when it has one: the lock is then on the very
+    # folder the run works in, whatever the path points at by now.
+    fd = os.dup(held) if held is not None else os.open(episode_dir, _OPEN_DIR)
     try:
         _acquire(fd, episode_dir, wait=wait, timeout=timeout, on_wait=on_wait)
         try:

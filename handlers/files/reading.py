@@ -14,6 +14,8 @@ from typing import Any
 
 from handlers.errors import ConfinementError, InputError
 
+_OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
 # Python refuses to turn integers of over 4300 digits into text (a guard against slow
 # conversions) and would fail later, far from the cause; no field needs 30 digits.
 MAX_INT_DIGITS = 30
@@ -42,23 +44,37 @@ def read_json(path: Path, *, max_bytes: int, what: str) -> Any:
 
 def read_regular_file(path: Path, *, max_bytes: int, what: str) -> bytes:
     """Read a small regular file without following a final symlink or blocking on a FIFO."""
+    return read_at(None, path, max_bytes=max_bytes, what=what, where=path)
+
+
+def read_at(
+    dir_fd: int | None, name: str | Path, *, max_bytes: int, what: str, where: Path
+) -> bytes:
+    """The bounded, no-symlink, no-FIFO read of `name` (relative to `dir_fd` when given);
+    `where` names the file in messages."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(name, _OPEN_READ, dir_fd=dir_fd)
     except FileNotFoundError:
-        raise InputError(f"{path}: {what} does not exist") from None
+        raise InputError(f"{where}: {what} does not exist") from None
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise ConfinementError(
-                f"{path}: {what} is a symlink; imagegen reads only regular files"
+                f"{where}: {what} is a symlink; imagegen reads only regular files"
             ) from None
-        raise InputError(f"{path}: cannot open {what}: {e.strerror}") from None
+        hint = ""
+        if e.errno in (errno.EACCES, errno.EPERM):
+            hint = (
+                "; the service's user cannot read it: it must be readable by the service's "
+                "group (upstream: umask 002, or chmod g+r; see README, Operate)"
+            )
+        raise InputError(f"{where}: cannot open {what}: {e.strerror}{hint}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{path}: {what} is not a regular file")
+            raise InputError(f"{where}: {what} is not a regular file")
         if st.st_size > max_bytes:
             raise InputError(
-                f"{path}: {what} is {st.st_size} bytes, over the limit of {max_bytes} "
+                f"{where}: {what} is {st.st_size} bytes, over the limit of {max_bytes} "
                 "(setting max_input_bytes)"
             )
         chunks = []
@@ -71,7 +87,7 @@ def read_regular_file(path: Path, *, max_bytes: int, what: str) -> bytes:
             remaining -= len(chunk)
         data = b"".join(chunks)
         if len(data) > max_bytes:
-            raise InputError(f"{path}: {what} grew past {max_bytes} bytes while being read")
+            raise InputError(f"{where}: {what} grew past {max_bytes} bytes while being read")
         return data
     finally:
         os.close(fd)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 from handlers.episode import layout
 from handlers.errors import ImagegenError
-from handlers.files.reading import read_json
+from handlers.files.dirs import Dir
 
 _EPSILON = 1e-9
 
@@ -136,18 +135,26 @@ class Ledger:
             return max(0.0, self.cap - spent - self._reserved)
 
 
-def upstream_spend(provenance_dir: Path, warnings: list[str]) -> float:
+def upstream_spend(provenance: Dir | None, warnings: list[str]) -> float:
     """Sum of `cost_usd` in every other stage's provenance/*.json."""
     total = 0.0
-    if not provenance_dir.is_dir():
+    if provenance is None:
         return 0.0
-    for path in sorted(provenance_dir.glob("*" + layout.PROVENANCE_SUFFIX)):
-        if path.name == layout.PROVENANCE:
+    for name in sorted(provenance.names()):
+        if (
+            name == layout.PROVENANCE
+            or not name.endswith(layout.PROVENANCE_SUFFIX)
+            or name.startswith(".")
+        ):
             continue
         try:
-            data = read_json(path, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance record")
+            data = provenance.read_json(
+                name, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance record"
+            )
         except (ImagegenError, OSError, ValueError):
-            warnings.append(f"{path}: unreadable provenance; its cost is not counted")
+            warnings.append(
+                f"{provenance.path / name}: unreadable provenance; its cost is not counted"
+            )
             continue
         cost = data.get("cost_usd") if isinstance(data, dict) else None
         if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from handlers.episode import layout
 from handlers.errors import ImagegenError
@@ -16,17 +17,21 @@ from handlers.files.reading import parse_json, read_json, read_regular_file
 from handlers.hashing import sha256_bytes
 
 
-def provenance_describes(provenance: Path, manifest_sha256: str | None) -> bool:
+def describes(record: Any, manifest_sha256: str | None) -> bool:
     """Our provenance record was written for this manifest (no run died between them)."""
+    return (
+        isinstance(record, dict)
+        and manifest_sha256 is not None
+        and record.get("manifest_sha256") == manifest_sha256
+    )
+
+
+def provenance_describes(provenance: Path, manifest_sha256: str | None) -> bool:
     try:
         data = read_json(provenance, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance")
     except (ImagegenError, OSError, ValueError):
         return False
-    return (
-        isinstance(data, dict)
-        and manifest_sha256 is not None
-        and data.get("manifest_sha256") == manifest_sha256
-    )
+    return describes(data, manifest_sha256)
 
 
 def needs_job(episode: Path) -> str | None:

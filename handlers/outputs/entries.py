@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+
+from PIL import Image
 
 from handlers.episode.chapters import Chapter
 from handlers.episode.routing import Route
-from handlers.hashing import sha256_file
+from handlers.hashing import sha256_bytes
 from handlers.outputs.manifest import ManifestEntry
+from handlers.outputs.png import png_text
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ PNG_FIELDS = (
     "prompt_source",
     "revised_prompt",
     "generated_at",
+    "selected",
 )
 
 
@@ -69,30 +73,25 @@ def base_entry(chapter: Chapter, fp: Fingerprint, **fields: object) -> ManifestE
     )
 
 
-def with_file_facts(entry: ManifestEntry, path: Path, sha256: str | None = None) -> ManifestEntry:
-    st = os.stat(path, follow_symlinks=False)
+def with_file_facts(
+    entry: ManifestEntry, name: str, st: os.stat_result, sha256: str
+) -> ManifestEntry:
     return entry.model_copy(
-        update={
-            "file": path.name,
-            "bytes": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "sha256": sha256 or sha256_file(path),
-        }
+        update={"file": name, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
     )
 
 
-def entry_from_png(path: Path, chapter: Chapter, route: Route, fp: Fingerprint) -> ManifestEntry:
-    # Pillow only here: a run whose manifest is intact never loads it to plan.
-    from PIL import Image
-
-    from handlers.outputs.png import read_png_meta
-
-    meta = read_png_meta(path)
+def entry_from_png(
+    name: str, data: bytes, st: os.stat_result, chapter: Chapter, route: Route, fp: Fingerprint
+) -> ManifestEntry:
+    """Rebuild a chapter's entry from its image file's own metadata (`data`, read by
+    the caller through the images folder)."""
+    meta = png_text(data)
     native_w = native_h = None
     if "native_size" in meta and "x" in meta["native_size"]:
         w, _, h = meta["native_size"].partition("x")
         native_w, native_h = int(w), int(h)
-    with Image.open(path) as img:
+    with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
     status = meta.get("status") or ("template" if route == "template" else "generated")
     entry = base_entry(
@@ -112,5 +111,6 @@ def entry_from_png(path: Path, chapter: Chapter, route: Route, fp: Fingerprint) 
         native_height=native_h,
         cost_usd=float(meta.get("cost_usd", "0") or 0),
         image_cost_usd=float(meta.get("cost_usd", "0") or 0),
+        selected=meta.get("selected"),
     )
-    return with_file_facts(entry, path)
+    return with_file_facts(entry, name, st, sha256_bytes(data))

@@ -10,7 +10,6 @@ the manifest or a judge goes through Jinja2's autoescaping, so a chapter titled
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,10 +18,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from handlers.episode import layout
-from handlers.episode.paths import EpisodePaths, ensure_inside, root_gallery_path
+from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import ConfinementError, ImagegenError
-from handlers.files import atomic
-from handlers.files.reading import read_json
+from handlers.files.dirs import Dir
 from handlers.outputs import thumbs
 from handlers.outputs.manifest import Candidate, Manifest, ManifestEntry, read_manifest
 from handlers.outputs.markers import find_marker
@@ -57,40 +55,38 @@ def _env() -> Environment:
 # -- one episode --------------------------------------------------------------------------
 
 
-def write_episode_gallery(paths: EpisodePaths) -> list[str]:
+def write_episode_gallery(dirs: EpisodeDirs) -> list[str]:
     """images/index.html and its thumbnails; returns warnings (never raises for a
     missing or damaged image: the page shows what there is)."""
     warnings: list[str] = []
-    # Confinement first: an images/ that is a symlink out of the root is never read.
-    images = ensure_inside(paths, paths.images)
-    thumbs_dir = ensure_inside(paths, paths.thumbs)
-    manifest = read_manifest(paths.manifest, warnings)
-    if manifest is None:
+    images = dirs.images()
+    manifest = read_manifest(images, warnings)
+    if images is None or manifest is None:
         return warnings
-    wanted = _images_of(manifest, images)
-    warnings.extend(thumbs.make_missing(thumbs_dir, wanted.items()))
+    thumbs_dir = images.make_dir(layout.THUMBS_DIR)
+    wanted = _images_of(dirs, manifest)
+    sources = [(sha, folder, name) for sha, (folder, name) in wanted.items()]
+    warnings.extend(thumbs.make_missing(thumbs_dir, sources))
     thumbs.prune(thumbs_dir, set(wanted))
-    html = episode_page(paths, served=False, manifest=manifest)
-    target = ensure_inside(paths, paths.gallery)
+    html = episode_page(dirs, served=False, manifest=manifest)
     # Made again from the manifest whenever lost: no fsync (the manifest has its own).
-    atomic.write_bytes(target, html.encode("utf-8", "backslashreplace"), durable=False)
+    images.write_bytes(layout.GALLERY, html.encode("utf-8", "backslashreplace"), durable=False)
     return warnings
 
 
 def episode_page(
-    paths: EpisodePaths, *, served: bool, manifest: Manifest | None = None, version: str = ""
+    dirs: EpisodeDirs, *, served: bool, manifest: Manifest | None = None, version: str = ""
 ) -> str:
     warnings: list[str] = []
+    paths = dirs.paths
+    images = _images(dirs, warnings)
     if manifest is None:
-        try:
-            ensure_inside(paths, paths.images)
-            manifest = read_manifest(paths.manifest, warnings)
-        except ConfinementError as e:
-            warnings.append(str(e))
-    doc = _chapters_doc(paths)
-    pending = pending_requests(paths, manifest)
+        manifest = read_manifest(images, warnings)
+    doc = _chapters_doc(dirs)
+    pending = pending_requests(dirs, manifest)
+    thumbs_dir = _open(images, layout.THUMBS_DIR)
     chapters = [
-        _chapter_view(paths, e, doc["chapters"].get(e.chapter_id, {}), pending, served)
+        _chapter_view(images, thumbs_dir, e, doc["chapters"].get(e.chapter_id, {}), pending, served)
         for e in (manifest.chapters if manifest else [])
     ]
     depth = len(Path(paths.relative).parts) + 1
@@ -112,33 +108,70 @@ def episode_page(
     )
 
 
-def _images_of(manifest: Manifest, images: Path) -> dict[str, Path]:
-    """sha256 -> file of every image the page shows (chosen images and candidates)."""
-    found: dict[str, Path] = {}
+def _images(dirs: EpisodeDirs, warnings: list[str]) -> Dir | None:
+    """images/, unless missing or a symlink (then the page says so and shows nothing)."""
+    try:
+        return dirs.images()
+    except ConfinementError as e:
+        warnings.append(str(e))
+        return None
+
+
+def _open(folder: Dir | None, name: str) -> Dir | None:
+    """A subfolder when it is there (never through a symlink), else None."""
+    if folder is None or folder.stat(name) is None:
+        return None
+    try:
+        return folder.open_dir(name)
+    except ConfinementError:
+        return None
+
+
+def _images_of(dirs: EpisodeDirs, manifest: Manifest) -> dict[str, tuple[Dir, str]]:
+    """sha256 -> (folder, file) of every picture the page shows: each chapter's chosen
+    candidate (the chapter image has its pixels), or its image when it has none."""
+    found: dict[str, tuple[Dir, str]] = {}
+    images = dirs.images()
+    assert images is not None
     for e in manifest.chapters:
-        if e.file and e.sha256:
-            found[e.sha256] = images / e.file
         for c in e.candidates:
-            if c.file and c.sha256:
-                found[c.sha256] = images / c.file
+            parts = (c.file or "").split("/")
+            folder = dirs.candidates(e.chapter_id) if len(parts) == 3 else None
+            if c.sha256 and folder is not None:
+                found[c.sha256] = (folder, parts[2])
+        if e.file and e.sha256 and _shown_sha(e) == e.sha256:
+            found[e.sha256] = (images, e.file)
     return found
 
 
+def _shown_sha(entry: ManifestEntry) -> str | None:
+    """Whose thumbnail shows the chapter image: its chosen candidate's (the same
+    pixels, thumbnailed when it was made), else the image's own."""
+    chosen = entry.candidate(entry.selected) if entry.selected else None
+    return chosen.sha256 if chosen is not None and chosen.sha256 else entry.sha256
+
+
 def _chapter_view(
-    paths: EpisodePaths,
+    images: Dir | None,
+    thumbs_dir: Dir | None,
     entry: ManifestEntry,
     chapter: dict[str, Any],
     pending: Pending,
     served: bool,
 ) -> dict[str, Any]:
     manual = entry.selection is not None and entry.selection.method == "manual"
-    trace = paths.prompt_trace(entry.chapter_id)
+    prompts = _open(_open(images, layout.PROMPTS_DIR), entry.chapter_id)
+    trace = prompts is not None and prompts.stat(layout.PROMPT_TRACE) is not None
     return {
         "entry": entry,
         "description": chapter.get("description"),
-        "image": _image(paths, entry.file, entry.sha256) if entry.file else None,
-        "trace_href": trace.relative_to(paths.images).as_posix() if trace.is_file() else None,
-        "candidates": [_candidate_view(paths, entry, c, manual, served) for c in entry.candidates],
+        "image": _image(thumbs_dir, entry.file, entry.sha256, _shown_sha(entry)),
+        "trace_href": f"{layout.PROMPTS_DIR}/{entry.chapter_id}/{layout.PROMPT_TRACE}"
+        if trace
+        else None,
+        "candidates": [
+            _candidate_view(thumbs_dir, entry, c, manual, served) for c in entry.candidates
+        ],
         "pending_pick": pending.picks.get(entry.chapter_id),
         "pending_regenerate": entry.chapter_id in pending.chapters or pending.episode,
         "failures": ", ".join(
@@ -148,27 +181,30 @@ def _chapter_view(
 
 
 def _candidate_view(
-    paths: EpisodePaths, entry: ManifestEntry, c: Candidate, manual: bool, served: bool
+    thumbs_dir: Dir | None, entry: ManifestEntry, c: Candidate, manual: bool, served: bool
 ) -> dict[str, Any]:
     selected = c.id == entry.selected
     return {
         "c": c,
-        "image": _image(paths, c.file, c.sha256) if c.file else None,
+        "image": _image(thumbs_dir, c.file, c.sha256, c.sha256),
         "selected": selected,
         "picked": selected and manual,
         "can_pick": served and c.file is not None and not selected,
     }
 
 
-def _image(paths: EpisodePaths, file: str | None, sha256: str | None) -> dict[str, str | None]:
+def _image(
+    thumbs_dir: Dir | None, file: str | None, sha256: str | None, shown: str | None
+) -> dict[str, str | None] | None:
     """Links relative to images/: the full image (its content hash in the query, so a
     browser never shows a replaced image from its cache) and its thumbnail, or the
     image itself while it has none."""
-    assert file is not None
+    if file is None:
+        return None
     full = file + (f"?v={sha256[:12]}" if sha256 else "")
     thumb = None
-    if sha256 and thumbs.present(paths.thumbs, sha256):
-        thumb = f"{layout.THUMBS_DIR}/{layout.thumb_name(sha256)}"
+    if shown and thumbs.present(thumbs_dir, shown):
+        thumb = f"{layout.THUMBS_DIR}/{layout.thumb_name(shown)}"
     return {"full": full, "thumb": thumb or full, "sha256": sha256}
 
 
@@ -184,12 +220,14 @@ def _totals(manifest: Manifest | None) -> dict[str, Any]:
     }
 
 
-def _chapters_doc(paths: EpisodePaths) -> dict[str, Any]:
+def _chapters_doc(dirs: EpisodeDirs) -> dict[str, Any]:
     """Title and per-chapter description from chapters.json, read leniently: the page
     still shows the manifest when upstream's file is being rewritten or is invalid."""
     out: dict[str, Any] = {"title": None, "chapters": {}}
     try:
-        doc = read_json(paths.chapters, max_bytes=layout.MAX_MANIFEST_BYTES, what="chapters")
+        doc = dirs.episode.read_json(
+            layout.CHAPTERS, max_bytes=layout.MAX_MANIFEST_BYTES, what="chapters"
+        )
     except (ImagegenError, OSError, ValueError):
         return out
     if not isinstance(doc, dict):
@@ -206,74 +244,68 @@ def _chapters_doc(paths: EpisodePaths) -> dict[str, Any]:
     return out
 
 
-def pending_requests(paths: EpisodePaths, manifest: Manifest | None) -> Pending:
+def pending_requests(dirs: EpisodeDirs, manifest: Manifest | None) -> Pending:
     pending = Pending()
-    if manifest is None:
+    images = _images(dirs, [])
+    if manifest is None or images is None:
         return pending
     ignored: list[str] = []
-    pending.episode = find_marker(paths.manifest_stale, ignored) is not None
-    for e in manifest.chapters if manifest else []:
-        if find_marker(paths.image_stale(e.chapter_id), ignored) is not None:
+    pending.episode = find_marker(images, layout.MANIFEST_STALE, ignored) is not None
+    for e in manifest.chapters:
+        if find_marker(images, layout.image_stale_name(e.chapter_id), ignored) is not None:
             pending.chapters.add(e.chapter_id)
-        pick = find_pick(paths.select_request(e.chapter_id), ignored)
+        pick = find_pick(images, layout.select_name(e.chapter_id), ignored)
         if pick is not None:
             pending.picks[e.chapter_id] = pick.candidate or "?"
     return pending
 
 
-def episode_version(paths: EpisodePaths) -> str:
+def episode_version(dirs: EpisodeDirs) -> str:
     """Changes whenever what the episode page shows changes: the manifest, chapters.json,
     and the requests waiting for the daemon. The served page polls it."""
+    images = _images(dirs, [])
     parts = []
-    for path in (paths.manifest, paths.chapters, paths.manifest_stale):
-        try:
-            st = os.stat(path)
-            parts.append(f"{st.st_mtime_ns}.{st.st_size}")
-        except OSError:
-            parts.append("-")
-    try:
-        names = sorted(
-            n
-            for n in os.listdir(paths.images)
-            if layout.is_chapter_marker(n) or layout.is_select_request(n)
-        )
-    except OSError:
-        names = []
+    for folder, name in (
+        (images, layout.MANIFEST),
+        (dirs.episode, layout.CHAPTERS),
+        (images, layout.MANIFEST_STALE),
+    ):
+        st = folder.stat(name) if folder is not None else None
+        parts.append(f"{st.st_mtime_ns}.{st.st_size}" if st is not None else "-")
+    names = sorted(
+        n
+        for n in (images.names() if images is not None else [])
+        if layout.is_chapter_marker(n) or layout.is_select_request(n)
+    )
     return "/".join(parts + names)
 
 
 # -- the tree -----------------------------------------------------------------------------
 
 
-def write_tree_gallery(root: Path, episodes: list[EpisodeStatus], total: int) -> None:
+def write_tree_gallery(root: Dir, episodes: list[EpisodeStatus], total: int) -> None:
     html = tree_page(root, episodes, total, served=False)
-    target = root_gallery_path(root)
-    if target.is_symlink():
-        raise ImagegenError(f"{target} is a symlink; imagegen does not write through symlinks")
-    atomic.write_bytes(target, html.encode("utf-8", "backslashreplace"), durable=False)
+    root.write_bytes(layout.ROOT_GALLERY, html.encode("utf-8", "backslashreplace"), durable=False)
 
 
 def tree_page(
-    root: Path, episodes: list[EpisodeStatus], total: int, *, served: bool, version: str = ""
+    root: Dir, episodes: list[EpisodeStatus], total: int, *, served: bool, version: str = ""
 ) -> str:
     rows = [
         {
             "status": e,
             "href": f"{e.episode_id}/{layout.IMAGES_DIR}/{layout.GALLERY}",
-            "has_gallery": served or (root / e.episode_id / layout.IMAGES_DIR).is_dir(),
+            "has_gallery": served or e.images > 0,
         }
         for e in episodes
     ]
     return (
         _env()
         .get_template("tree.html")
-        .render(served=served, version=version, rows=rows, total=total, root=str(root))
+        .render(served=served, version=version, rows=rows, total=total, root=str(root.path))
     )
 
 
-def tree_version(root: Path) -> str:
-    try:
-        st = os.stat(root_gallery_path(root))
-    except OSError:
-        return "-"
-    return f"{st.st_mtime_ns}.{st.st_size}"
+def tree_version(root: Dir) -> str:
+    st = root.stat(layout.ROOT_GALLERY)
+    return f"{st.st_mtime_ns}.{st.st_size}" if st is not None else "-"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from handlers.episode import layout
 from handlers.errors import ImagegenError
-from handlers.files.atomic import write_json
-from handlers.files.reading import read_json
+from handlers.files.dirs import Dir
 
 MANIFEST_SCHEMA = "imagegen.manifest/1"
 
@@ -208,13 +205,15 @@ class Manifest(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def read_manifest(path: Path, warnings: list[str]) -> Manifest | None:
-    """The previous manifest, or None. A damaged one is a warning: the PNGs' own
-    metadata still lets the planner reuse their images instead of paying again."""
-    if not os.path.lexists(path):
+def read_manifest(images: Dir | None, warnings: list[str]) -> Manifest | None:
+    """The previous manifest in `images`, or None. A damaged one is a warning: the
+    PNGs' own metadata still lets the planner reuse their images instead of paying
+    again."""
+    if images is None or images.stat(layout.MANIFEST) is None:
         return None
+    path = images.path / layout.MANIFEST
     try:
-        data = read_json(path, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
+        data = images.read_json(layout.MANIFEST, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
     except (ImagegenError, OSError) as e:
         warnings.append(f"cannot read the previous manifest: {e}")
         return None
@@ -229,6 +228,6 @@ def read_manifest(path: Path, warnings: list[str]) -> Manifest | None:
         return None
 
 
-def write_manifest(path: Path, manifest: Manifest) -> str:
+def write_manifest(images: Dir, manifest: Manifest) -> str:
     """Write atomically; return the sha256 of what was written (provenance records it)."""
-    return write_json(path, manifest.to_json())
+    return images.write_json(layout.MANIFEST, manifest.to_json())

@@ -4,7 +4,6 @@ if nobody rewrote it meanwhile."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -12,79 +11,87 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from handlers.errors import ImagegenError
 from handlers.files.atomic import write_json
-from handlers.files.reading import parse_json
+from handlers.files.dirs import Dir
 
 MAX_MARKER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Marker:
-    path: Path
+    folder: Dir
+    name: str
     identity: tuple[int, int, int]
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path / self.name
 
     def describe(self) -> str:
         who = self.info.get("invalidated_by") or "someone"
         reason = self.info.get("reason")
         when = self.info.get("invalidated_at")
-        text = f"{self.path.name} (by {who}"
+        text = f"{self.name} (by {who}"
         text += f" at {when}" if when else ""
         text += f": {reason})" if reason else ")"
         return text
 
 
-def find_marker(path: Path, warnings: list[str]) -> Marker | None:
-    """The marker at `path`, if it is a regular file; anything else there is a warning."""
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
+def find_marker(folder: Dir | None, name: str, warnings: list[str]) -> Marker | None:
+    """The marker `name` in `folder`, if it is a regular file; anything else there is a
+    warning."""
+    if folder is None:
+        return None
+    st = folder.stat(name)
+    if st is None:
         return None
     if not stat.S_ISREG(st.st_mode):
-        warnings.append(f"{path} is not a regular file; ignored as a .stale marker")
+        warnings.append(f"{folder.path / name} is not a regular file; ignored as a .stale marker")
         return None
-    return Marker(path=path, identity=identity(st), info=_read_info(path, st.st_size))
+    return Marker(folder, name, identity(st), _read_info(folder, name, st.st_size))
 
 
 def consume(marker: Marker) -> bool:
     """Delete the marker unless it changed since we read it (a new request stays)."""
-    return remove_if_unchanged(marker.path, marker.identity)
+    return remove_if_unchanged(marker.folder, marker.name, marker.identity)
 
 
-def remove_if_unchanged(path: Path, seen: tuple[int, int, int]) -> bool:
+def remove_if_unchanged(folder: Dir, name: str, seen: tuple[int, int, int]) -> bool:
     """Delete a request file we acted on, unless it was rewritten since we read it."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    st = folder.stat(name)
+    if st is None:
         return True
     if identity(st) != seen:
         return False
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    folder.remove(name)
     return True
 
 
-def write_marker(path: Path, *, by: str, reason: str) -> None:
-    info = {
+def marker_info(by: str, reason: str) -> dict[str, str]:
+    return {
         "invalidated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "invalidated_by": by,
         "reason": reason,
     }
-    write_json(path, info)
+
+
+def write_marker(path: Path, *, by: str, reason: str) -> None:
+    """A marker at a path, as a person or another stage writes one (and our tests)."""
+    write_json(path, marker_info(by, reason))
 
 
 def identity(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _read_info(path: Path, size: int) -> dict[str, Any]:
+def _read_info(folder: Dir, name: str, size: int) -> dict[str, Any]:
     # Markers are notes for people; an unreadable or non-JSON one still counts.
     if size > MAX_MARKER_BYTES:
         return {}
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            data = parse_json(f.read(MAX_MARKER_BYTES))
-    except (OSError, ValueError):
+        data = folder.read_json(name, max_bytes=MAX_MARKER_BYTES, what="marker")
+    except (ImagegenError, OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -8,17 +8,18 @@ a rebuilt database has the same rows as the one kept up to date (ids aside)."""
 from __future__ import annotations
 
 import json
-import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any, Literal
 
 from handlers.episode import layout
-from handlers.episode.paths import EpisodePaths, ensure_inside
+from handlers.episode.dirs import EpisodeDirs
+from handlers.episode.paths import EpisodePaths
 from handlers.errors import ConfinementError, ImagegenError
-from handlers.files.reading import read_json
+from handlers.files.dirs import Dir
 from handlers.outputs.manifest import IMAGE_MIME, Manifest, ManifestEntry, read_manifest
 from handlers.outputs.provenance import RUN_COUNTS, history, read_previous
 
@@ -80,32 +81,33 @@ class EpisodeRows:
     warnings: list[str] = field(default_factory=list)
 
 
-def episode_rows(paths: EpisodePaths) -> EpisodeRows:
-    rows = EpisodeRows(episode_id=text(paths.relative), title=_episode_title(paths))
-    manifest = (
-        read_manifest(paths.manifest, rows.warnings) if _inside(paths, paths.images) else None
-    )
+def episode_rows(dirs: EpisodeDirs) -> EpisodeRows:
+    """Everything through the episode's open folders: a symlink out of the root in
+    place of images/, provenance/ or storyboard/ is never followed (no rows for it)."""
+    paths = dirs.paths
+    rows = EpisodeRows(episode_id=text(paths.relative), title=_episode_title(dirs))
+    manifest = read_manifest(_folder(dirs.images), rows.warnings)
     if manifest is not None:
-        _manifest_rows(paths, manifest, rows)
-    record = read_previous(paths.provenance) if _inside(paths, paths.provenance_dir) else {}
-    if record:
-        _provenance_rows(paths, record, rows)
-    if _inside(paths, paths.storyboard_dir):
-        _storyboard_rows(paths, rows)
+        _manifest_rows(dirs, manifest, rows)
+    provenance = _folder(dirs.provenance)
+    record = read_previous(provenance)
+    if record and provenance is not None:
+        _provenance_rows(paths, provenance, record, rows)
+    _storyboard_rows(dirs, rows)
     return rows
 
 
-def _inside(paths: EpisodePaths, directory: Path) -> bool:
-    """A folder of the episode that is no symlink out of the root: only then are its
-    files read (confinement holds for the index as for everything else)."""
+def _folder(get: Callable[[], Dir | None]) -> Dir | None:
     try:
-        ensure_inside(paths, directory)
+        return get()
     except ConfinementError:
-        return False
-    return True
+        return None
 
 
-def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -> None:
+def _manifest_rows(dirs: EpisodeDirs, manifest: Manifest, rows: EpisodeRows) -> None:
+    images = dirs.images()
+    assert images is not None  # the manifest was read there
+    paths = dirs.paths
     rows.chapters = len(manifest.chapters)
     rows.cumulative_cost_usd = manifest.cumulative_cost_usd
     rows.updated_at = manifest.updated_at
@@ -113,7 +115,8 @@ def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -
     _add(
         rows,
         paths,
-        paths.manifest,
+        images,
+        layout.MANIFEST,
         "manifest",
         None,
         JSON_MIME,
@@ -123,7 +126,8 @@ def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -
         if entry.file and _add(
             rows,
             paths,
-            paths.images / entry.file,
+            images,
+            entry.file,
             "image",
             entry.chapter_id,
             IMAGE_MIME,
@@ -131,8 +135,10 @@ def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -
             entry.template_hash,
         ):
             rows.images += 1
+        folder = _folder(partial(dirs.candidates, entry.chapter_id))
         for c in entry.candidates:
-            if not c.file:
+            parts = (c.file or "").split("/")
+            if folder is None or len(parts) != 3:
                 continue
             meta = {
                 "candidate": c.id,
@@ -151,7 +157,8 @@ def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -
             _add(
                 rows,
                 paths,
-                paths.images / c.file,
+                folder,
+                parts[2],
                 "candidate",
                 entry.chapter_id,
                 IMAGE_MIME,
@@ -160,9 +167,11 @@ def _manifest_rows(paths: EpisodePaths, manifest: Manifest, rows: EpisodeRows) -
             )
 
 
-def _episode_title(paths: EpisodePaths) -> str | None:
+def _episode_title(dirs: EpisodeDirs) -> str | None:
     try:
-        doc = read_json(paths.chapters, max_bytes=layout.MAX_MANIFEST_BYTES, what="chapters")
+        doc = dirs.episode.read_json(
+            layout.CHAPTERS, max_bytes=layout.MAX_MANIFEST_BYTES, what="chapters"
+        )
     except (ImagegenError, OSError, ValueError):
         return None
     title = doc.get("title") if isinstance(doc, dict) else None
@@ -187,9 +196,11 @@ def _image_meta(entry: ManifestEntry) -> dict[str, Any]:
     }
 
 
-def _provenance_rows(paths: EpisodePaths, record: dict[str, Any], rows: EpisodeRows) -> None:
+def _provenance_rows(
+    paths: EpisodePaths, folder: Dir, record: dict[str, Any], rows: EpisodeRows
+) -> None:
     meta = {"outcome": record.get("outcome"), "cost_usd": record.get("cost_usd")}
-    _add(rows, paths, paths.provenance, "provenance", None, JSON_MIME, meta)
+    _add(rows, paths, folder, layout.PROVENANCE, "provenance", None, JSON_MIME, meta)
     templates = record.get("prompt_templates")
     for item in templates if isinstance(templates, list) else []:
         if isinstance(item, dict) and isinstance(item.get("sha256"), str):
@@ -220,23 +231,31 @@ def _provenance_rows(paths: EpisodePaths, record: dict[str, Any], rows: EpisodeR
         )
 
 
-def _storyboard_rows(paths: EpisodePaths, rows: EpisodeRows) -> None:
-    board = paths.storyboard_dir
-    _add(rows, paths, board / layout.STORYBOARD, "storyboard", None, JSON_MIME, {})
-    try:
-        clips = sorted(e.name for e in os.scandir(board) if e.is_dir(follow_symlinks=False))
-    except OSError:
+def _storyboard_rows(dirs: EpisodeDirs, rows: EpisodeRows) -> None:
+    board = _subfolder(dirs.episode, layout.STORYBOARD_DIR)
+    if board is None:
         return
-    for clip in clips:
-        for frame in layout.STORYBOARD_FRAMES:
+    paths = dirs.paths
+    _add(rows, paths, board, layout.STORYBOARD, "storyboard", None, JSON_MIME, {})
+    for clip in sorted(board.names()):
+        folder = _subfolder(board, clip)
+        for frame in layout.STORYBOARD_FRAMES if folder is not None else ():
             meta = {"frame": frame.removesuffix(layout.IMAGE_SUFFIX)}
-            _add(rows, paths, board / clip / frame, "storyboard_frame", clip, IMAGE_MIME, meta)
+            _add(rows, paths, folder, frame, "storyboard_frame", clip, IMAGE_MIME, meta)
+
+
+def _subfolder(parent: Dir, name: str) -> Dir | None:
+    st = parent.stat(name)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return None  # absent, a file, or a symlink: never followed
+    return parent.open_dir(name)
 
 
 def _add(
     rows: EpisodeRows,
     paths: EpisodePaths,
-    path: Path,
+    folder: Dir | None,
+    name: str,
     asset_type: AssetType,
     chapter_id: str | None,
     mime: str,
@@ -245,17 +264,16 @@ def _add(
 ) -> bool:
     """One row for a regular file that exists; a file the records name but the disk
     lacks gets none (the files are the truth)."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
+    if folder is None or "/" in name:
         return False
-    if not stat.S_ISREG(st.st_mode) or not _inside(paths, path.parent):
+    st = folder.stat(name)
+    if st is None or not stat.S_ISREG(st.st_mode):
         return False
     rows.assets.append(
         AssetRow(
             asset_type=asset_type,
             chapter_id=text(chapter_id) if chapter_id is not None else None,
-            file_path=text(path.relative_to(paths.root).as_posix()),
+            file_path=text((folder.path / name).relative_to(paths.root).as_posix()),
             mime_type=mime,
             size_bytes=st.st_size,
             created_at=file_time(st.st_mtime_ns),

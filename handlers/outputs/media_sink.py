@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
+from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import EpisodePaths, episode_paths
 from handlers.episode.tree import find_episodes
 from handlers.errors import ImagegenError
@@ -74,8 +75,8 @@ def rebuild_database(root: Path) -> RebuildReport:
 
 
 def sync_episode(conn: sqlite3.Connection, paths: EpisodePaths, job: RunRow | None) -> None:
-    with media_db.transaction(conn):
-        rows = episode_rows(paths)
+    with media_db.transaction(conn), EpisodeDirs(paths) as dirs:
+        rows = episode_rows(dirs)
         episode = rows.episode_id
         conn.execute("DELETE FROM media_assets WHERE episode_id = ?", (episode,))
         _replace_prompts(conn, rows)

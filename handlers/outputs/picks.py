@@ -8,14 +8,13 @@ was not rewritten meanwhile, like a `.stale` marker."""
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from handlers.files.atomic import write_json
+from handlers.errors import ImagegenError
+from handlers.files.dirs import Dir
 from handlers.files.reading import parse_json
 from handlers.outputs.markers import identity, remove_if_unchanged
 
@@ -25,7 +24,8 @@ _CANDIDATE = re.compile(r"^c\d{2,4}$")
 
 @dataclass(frozen=True)
 class Pick:
-    path: Path
+    folder: Dir
+    name: str
     identity: tuple[int, int, int]
     candidate: str | None  # None: the file does not name a candidate
     by: str | None = None
@@ -34,45 +34,39 @@ class Pick:
     def describe(self) -> str:
         who = f" by {self.by}" if self.by else ""
         when = f" at {self.at}" if self.at else ""
-        return f"{self.path.name} ({self.candidate or 'no candidate named'}{who}{when})"
+        return f"{self.name} ({self.candidate or 'no candidate named'}{who}{when})"
 
 
-def find_pick(path: Path, warnings: list[str]) -> Pick | None:
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
+def find_pick(folder: Dir | None, name: str, warnings: list[str]) -> Pick | None:
+    if folder is None:
+        return None
+    st = folder.stat(name)
+    if st is None:
         return None
     if not stat.S_ISREG(st.st_mode):
-        warnings.append(f"{path} is not a regular file; ignored as a pick")
+        warnings.append(f"{folder.path / name} is not a regular file; ignored as a pick")
         return None
-    candidate, by, at = _read(path, st.st_size)
-    return Pick(path, identity(st), candidate, by, at)
+    candidate, by, at = _read(folder, name)
+    return Pick(folder, name, identity(st), candidate, by, at)
 
 
-def write_pick(path: Path, candidate: str, by: str) -> None:
-    write_json(
-        path,
-        {
-            "candidate": candidate,
-            "selected_by": by,
-            "selected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
+def pick_record(candidate: str, by: str) -> dict[str, str]:
+    return {
+        "candidate": candidate,
+        "selected_by": by,
+        "selected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def consume_pick(pick: Pick) -> bool:
     """Delete the pick unless it changed since we read it (a newer pick stays)."""
-    return remove_if_unchanged(pick.path, pick.identity)
+    return remove_if_unchanged(pick.folder, pick.name, pick.identity)
 
 
-def _read(path: Path, size: int) -> tuple[str | None, str | None, str | None]:
-    if size > MAX_PICK_BYTES:
-        return None, None, None
+def _read(folder: Dir, name: str) -> tuple[str | None, str | None, str | None]:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read(MAX_PICK_BYTES)
-    except OSError:
+        raw = folder.read_bytes(name, max_bytes=MAX_PICK_BYTES, what="pick")
+    except (ImagegenError, OSError):
         return None, None, None
     text = raw.decode("utf-8", "replace").strip()
     if _CANDIDATE.match(text):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
@@ -40,10 +42,57 @@ def encode_png(img: Image.Image, meta: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def retag(data: bytes, meta: dict[str, str]) -> bytes:
+    """The same PNG with its imagegen text chunks replaced by `meta`: the chosen
+    candidate becomes the chapter's image without compressing its pixels again (the
+    costliest step of a candidate, about half of its CPU time)."""
+    signature = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(signature):
+        raise ValueError("not a PNG")
+    kept: list[bytes] = []
+    pos = len(signature)
+    inserted = False
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        chunk = data[pos:end]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind in (b"iTXt", b"tEXt", b"zTXt") and body.startswith(META_PREFIX.encode()):
+            pos = end
+            continue
+        if kind == b"IDAT" and not inserted:
+            kept.extend(_itxt(key, value) for key, value in meta.items())
+            inserted = True
+        kept.append(chunk)
+        pos = end
+    return signature + b"".join(kept)
+
+
+def _itxt(key: str, value: str) -> bytes:
+    # keyword, no compression, no language tag, no translated keyword, UTF-8 text
+    body = (META_PREFIX + key).encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")
+    return (
+        struct.pack(">I", len(body))
+        + b"iTXt"
+        + body
+        + struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
+    )
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The imagegen text chunks of PNG bytes; {} when it is not a readable PNG of ours."""
+    return _meta_of(io.BytesIO(data))
+
+
 def read_png_meta(path: Path) -> dict[str, str]:
-    """The imagegen text chunks of a PNG; {} when it is not a readable PNG of ours."""
+    """The imagegen text chunks of a PNG file; {} when it is not a readable PNG of ours."""
+    return _meta_of(path)
+
+
+def _meta_of(source: Path | io.BytesIO) -> dict[str, str]:
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             if img.format != "PNG":
                 return {}
             text = getattr(img, "text", {})

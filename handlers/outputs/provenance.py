@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
 from handlers.episode import layout
 from handlers.episode.chapters import Episode
 from handlers.errors import ImagegenError
-from handlers.files.atomic import write_json
-from handlers.files.reading import read_json
+from handlers.files.dirs import Dir
 from handlers.money.pricing import PRICES_DATE
 from handlers.outputs.entries import now_iso
 from handlers.result import RunResult
@@ -31,7 +29,7 @@ RUN_COUNTS = ("generated", "templates", "reused", "failed", "picked", "rescored"
 
 
 def write_provenance(
-    path: Path,
+    folder: Dir,
     *,
     episode: Episode,
     settings: Settings,
@@ -50,7 +48,7 @@ def write_provenance(
     """`template`: source, name, sha256 and text of the prompt template; `models`: the
     image chain and the prompt writer, as plain values; `template_hashes`: the
     templates the manifest's entries were written with."""
-    previous = read_previous(path)
+    previous = read_previous(folder)
     finished_at = now_iso()
     this_job = {
         "job_id": job_id,
@@ -98,13 +96,18 @@ def write_provenance(
         "prompt_templates": _prompt_templates(previous, template, template_hashes, started_at),
         "history": [*history(previous), this_job][-HISTORY:],
     }
-    write_json(path, record)
+    folder.write_json(layout.PROVENANCE, record)
 
 
-def read_previous(path: Path) -> dict[str, Any]:
-    """Our last record, or {} (none yet, or unreadable: history starts again)."""
+def read_previous(folder: Dir | None) -> dict[str, Any]:
+    """Our last record in `folder` (provenance/), or {} (none yet, or unreadable:
+    history starts again)."""
+    if folder is None or folder.stat(layout.PROVENANCE) is None:
+        return {}
     try:
-        data = read_json(path, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance")
+        data = folder.read_json(
+            layout.PROVENANCE, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance"
+        )
     except (ImagegenError, OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -10,7 +10,8 @@ import uuid
 
 import structlog
 
-from handlers.episode.paths import EpisodePaths
+from handlers.episode import layout
+from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import ImagegenError
 from handlers.outputs.entries import now_iso
 from handlers.outputs.media_rows import RunRow
@@ -23,11 +24,12 @@ log = structlog.get_logger("imagegen")
 NOT_RECORDED = frozenset({"dry_run", "busy", "up_to_date"})
 
 
-def after_job(paths: EpisodePaths, result: RunResult, *, trigger: str, started_at: str) -> None:
+def after_job(dirs: EpisodeDirs, result: RunResult, *, trigger: str, started_at: str) -> None:
     """Called with the episode lock still held, so no other job's files change meanwhile."""
-    if result.outcome in ("dry_run", "busy"):
-        return
-    if result.outcome == "up_to_date" and paths.gallery.exists():
+    if result.outcome in ("dry_run", "busy", "removed"):
+        return  # "removed": the episode folder went away under the job; nothing to show
+    paths = dirs.paths
+    if result.outcome == "up_to_date" and _has_gallery(dirs):
         return  # nothing changed, and nothing is written: not even a page
     # Imported here: Jinja2 and Pillow are for jobs that write; "up to date" needs neither.
     from handlers.outputs import gallery, media_sink
@@ -38,15 +40,23 @@ def after_job(paths: EpisodePaths, result: RunResult, *, trigger: str, started_a
         log.warning(event, episode_id=paths.name, message=message)
 
     try:
-        result.warnings.extend(gallery.write_episode_gallery(paths))
+        result.warnings.extend(gallery.write_episode_gallery(dirs))
     except (ImagegenError, OSError) as e:
         warn("gallery_failed", f"{paths.gallery} not written", e)
     try:
         media_sink.record_job(paths.root, paths, _unrecorded_job(result, trigger, started_at))
         episodes, total = media_sink.recent_episodes(paths.root, gallery.TREE_PAGE_EPISODES)
-        gallery.write_tree_gallery(paths.root, episodes, total)
+        gallery.write_tree_gallery(dirs.root, episodes, total)
     except (ImagegenError, OSError, sqlite3.Error) as e:
         warn("media_db_failed", "media database or tree gallery not updated", e)
+
+
+def _has_gallery(dirs: EpisodeDirs) -> bool:
+    try:
+        images = dirs.images()
+    except ImagegenError:
+        return False
+    return images is not None and images.stat(layout.GALLERY) is not None
 
 
 def _unrecorded_job(result: RunResult, trigger: str, started_at: str) -> RunRow | None:

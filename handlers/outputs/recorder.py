@@ -4,23 +4,20 @@ provenance record describes the manifest it left."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
+import structlog
 from PIL import Image
 
 from config.settings import FrameSettings
 from handlers.episode import layout
 from handlers.episode.chapters import Episode
-from handlers.episode.paths import EpisodePaths, ensure_inside
-from handlers.errors import ImagegenError, InputError
-from handlers.files import atomic
-from handlers.files.reading import read_regular_file
+from handlers.episode.dirs import EpisodeDirs
+from handlers.errors import ConfinementError, ImagegenError, InputError
+from handlers.files.dirs import Dir
 from handlers.hashing import sha256_bytes
-from handlers.outputs.current import provenance_describes
+from handlers.outputs.current import describes
 from handlers.outputs.entries import now_iso, png_meta, with_file_facts
 from handlers.outputs.manifest import (
     MAX_MANIFEST_BYTES,
@@ -28,9 +25,11 @@ from handlers.outputs.manifest import (
     ManifestEntry,
     write_manifest,
 )
-from handlers.outputs.markers import write_marker
-from handlers.outputs.png import decode_image, encode_png
+from handlers.outputs.markers import marker_info
+from handlers.outputs.png import decode_image, encode_png, png_text, retag
 from handlers.outputs.thumbs import write_thumb
+
+log = structlog.get_logger("imagegen")
 
 MAX_CANDIDATE_BYTES = 100_000_000
 
@@ -38,12 +37,13 @@ MAX_CANDIDATE_BYTES = 100_000_000
 class Recorder:
     def __init__(
         self,
-        paths: EpisodePaths,
+        dirs: EpisodeDirs,
         episode: Episode,
         frame: FrameSettings,
         cumulative_usd: Callable[[], float],
     ) -> None:
-        self.paths = paths
+        self.dirs = dirs
+        self.paths = dirs.paths
         self.episode = episode
         self.frame = frame
         self._cumulative_usd = cumulative_usd
@@ -56,75 +56,115 @@ class Recorder:
         self._render_invalidated = False
         self._lock = threading.Lock()
 
+    def _images(self) -> Dir:
+        images = self.dirs.images(create=True)
+        assert images is not None
+        return images
+
     # -- images -------------------------------------------------------------------------
 
-    def write_image(self, entry: ManifestEntry, img: Image.Image) -> ManifestEntry:
-        target = ensure_inside(
-            self.paths, self._mkdir(self.paths.images) / self.paths.image(entry.chapter_id).name
-        )
-        data = encode_png(img, png_meta(entry))
+    def write_image(
+        self, entry: ManifestEntry, img: Image.Image | None, png: bytes | None = None
+    ) -> ManifestEntry:
+        """The chapter's image: `img` encoded, or `png` (a kept candidate's file, at the
+        frame size already) with the entry's metadata in place of the candidate's."""
+        name = layout.image_name(entry.chapter_id)
+        if png is not None:
+            data = retag(png, png_meta(entry))
+        else:
+            assert img is not None
+            data = encode_png(img, png_meta(entry))
         self._invalidate_render()
-        atomic.write_bytes(target, data)
+        images = self._images()
+        images.write_bytes(name, data)
+        st = images.stat(name)
+        assert st is not None
         sha = sha256_bytes(data)
-        self._thumb(sha, img)
-        return with_file_facts(entry, target, sha256=sha)
+        if img is not None:  # a kept candidate's file has its thumbnail already
+            self._thumb(sha, img)
+        return with_file_facts(entry, name, st, sha)
 
     # -- candidates ---------------------------------------------------------------------
 
     def next_candidate_number(self, chapter_id: str) -> int:
         """Numbers go on across generations: a file a reviewer has open is never
         replaced by a different picture under the same name."""
-        directory = self.paths.candidates(chapter_id)
-        try:
-            names = os.listdir(directory)
-        except (FileNotFoundError, NotADirectoryError):
+        folder = self.dirs.candidates(chapter_id)
+        if folder is None:
             return 1
-        numbers = [n for n in map(layout.candidate_number, names) if n is not None]
+        numbers = [n for n in map(layout.candidate_number, folder.names()) if n is not None]
         return max(numbers, default=0) + 1
 
     def write_candidate(
         self, chapter_id: str, candidate: str, img: Image.Image, meta: dict[str, str]
-    ) -> tuple[str, str, int]:
+    ) -> tuple[str, str, bytes]:
         """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
-        to images/, sha256, bytes)."""
-        parent = self._mkdir(self._mkdir(self.paths.images) / layout.CANDIDATES_DIR)
-        directory = self._mkdir(parent / chapter_id)
-        target = ensure_inside(self.paths, directory / layout.candidate_name(candidate))
+        to images/, sha256, the PNG's bytes)."""
+        folder = self.dirs.candidates(chapter_id, create=True)
+        assert folder is not None
+        name = layout.candidate_name(candidate)
         data = encode_png(img, meta)
-        atomic.write_bytes(target, data)
-        relative = f"{layout.CANDIDATES_DIR}/{chapter_id}/{target.name}"
+        folder.write_bytes(name, data)
         sha = sha256_bytes(data)
         self._thumb(sha, img)
-        return relative, sha, len(data)
+        return f"{layout.CANDIDATES_DIR}/{chapter_id}/{name}", sha, data
 
     def _thumb(self, sha256: str, img: Image.Image) -> None:
         """The gallery's thumbnail, made now from the picture in memory: the gallery
-        written at the end of the job then decodes no image."""
-        thumbs_dir = ensure_inside(self.paths, self.paths.thumbs)
-        write_thumb(thumbs_dir, sha256, img)
+        written at the end of the job then decodes no image. A thumbnail is a cache:
+        one that cannot be written never costs the chapter (the gallery makes it later);
+        only a folder gone under the run (Gone) stops it, as any other write would."""
+        try:
+            write_thumb(self._images().make_dir(layout.THUMBS_DIR), sha256, img)
+        except (OSError, ConfinementError) as e:
+            log.warning("thumbnail_not_written", episode_id=self.paths.name, error=str(e))
 
-    def read_candidate(self, relative: str, sha256: str | None) -> Image.Image:
-        """A kept candidate, decoded (for a manual pick or a re-ranking); refused when
-        the file is no longer the one that was checked."""
-        target = ensure_inside(self.paths, self.paths.images / relative)
-        data = read_regular_file(target, max_bytes=MAX_CANDIDATE_BYTES, what="candidate image")
+    def read_candidate(self, relative: str, sha256: str | None) -> tuple[Image.Image, bytes]:
+        """A kept candidate, decoded, and its file's bytes (for a manual pick or a
+        re-ranking); refused when the file is no longer the one that was checked."""
+        parts = relative.split("/")
+        folder = self.dirs.candidates(parts[1]) if len(parts) == 3 else None
+        if folder is None or parts[0] != layout.CANDIDATES_DIR:
+            raise InputError(f"{self.paths.images / relative}: not a kept candidate file")
+        data = folder.read_bytes(parts[2], max_bytes=MAX_CANDIDATE_BYTES, what="candidate image")
         if sha256 is not None and sha256_bytes(data) != sha256:
-            raise InputError(f"{target} changed since it was checked; not used")
-        return decode_image(data)
+            raise InputError(
+                f"{self.paths.images / relative} changed since it was checked; not used"
+            )
+        return decode_image(data), data
+
+    def orphan_candidates(
+        self, chapter_id: str, known: set[str]
+    ) -> list[tuple[str, dict[str, str], bytes, Image.Image]]:
+        """Candidate files of a chapter that no manifest names (a run was killed after
+        paying for them): (id, their PNG metadata, bytes, pixels), in number order.
+        Unreadable ones are skipped: they are replaced, never trusted."""
+        folder = self.dirs.candidates(chapter_id)
+        if folder is None:
+            return []
+        found = []
+        for name in sorted(folder.names(), key=lambda n: layout.candidate_number(n) or 0):
+            number = layout.candidate_number(name)
+            if number is None or layout.candidate_id(number) in known:
+                continue
+            try:
+                data = folder.read_bytes(name, max_bytes=MAX_CANDIDATE_BYTES, what="candidate")
+                image = decode_image(data).convert("RGB")
+            except (ImagegenError, OSError, ValueError, Image.DecompressionBombError):
+                continue
+            found.append((layout.candidate_id(number), png_text(data), data, image))
+        return found
 
     def _prune_candidates(self, entry: ManifestEntry) -> None:
         """After the manifest names a chapter's current candidates, the files of earlier
         generations go (the manifest no longer points at them)."""
-        directory = self.paths.candidates(entry.chapter_id)
-        keep = {c.file.rsplit("/", 1)[-1] for c in entry.candidates if c.file}
-        try:
-            names = os.listdir(directory)
-        except (FileNotFoundError, NotADirectoryError):
+        folder = self.dirs.candidates(entry.chapter_id)
+        if folder is None:
             return
-        for name in names:
+        keep = {c.file.rsplit("/", 1)[-1] for c in entry.candidates if c.file}
+        for name in folder.names():
             if layout.candidate_number(name) is not None and name not in keep:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(ensure_inside(self.paths, directory / name))
+                folder.remove(name)
 
     def _invalidate_render(self) -> None:
         """Before the first image changes, mark the downstream render stale: written
@@ -134,14 +174,11 @@ class Recorder:
             if self._render_invalidated:
                 return
             self._render_invalidated = True
-        if not os.path.lexists(self.paths.render_draft):
+        render = self.dirs.render()
+        if render is None or render.stat(layout.RENDER_DRAFT) is None:
             return
-        render_dir = ensure_inside(self.paths, self.paths.render_dir)
-        write_marker(
-            ensure_inside(self.paths, render_dir / self.paths.render_stale.name),
-            by="imagegen",
-            reason=f"images regenerated: {', '.join(self.planned)}",
-        )
+        reason = f"images regenerated: {', '.join(self.planned)}"
+        render.write_json(layout.RENDER_STALE, marker_info("imagegen", reason))
 
     # -- the manifest -------------------------------------------------------------------
 
@@ -149,19 +186,17 @@ class Recorder:
         """An entry this run keeps as it was (reused, or not selected this time)."""
         self.entries[entry.chapter_id] = entry
 
-    def record(self, entry: ManifestEntry) -> None:
-        """A chapter finished (well or not): its entry goes into the manifest at once."""
+    def record(self, entry: ManifestEntry, *, new_generation: bool = False) -> None:
+        """A chapter finished (well or not): its entry goes into the manifest at once.
+        An entry of a new generation supersedes the candidate files of the last one."""
         self.entries[entry.chapter_id] = entry
         self.touched.add(entry.chapter_id)
         self.write_manifest()
-        if entry.candidates or entry.status in ("generated", "failed_checks"):
+        if new_generation:
             self._prune_candidates(entry)
 
     def write_manifest(self) -> None:
-        target = ensure_inside(
-            self.paths, self._mkdir(self.paths.images) / self.paths.manifest.name
-        )
-        self.manifest_sha = write_manifest(target, self.manifest())
+        self.manifest_sha = write_manifest(self._images(), self.manifest())
 
     def manifest(self) -> Manifest:
         ordered = [
@@ -183,28 +218,35 @@ class Recorder:
         hash is what provenance must describe."""
         if self.manifest().content() != previous.content():
             return False
-        self.manifest_sha = _file_sha(self.paths.manifest)
+        self.manifest_sha = _sha_of(self.dirs.images(), layout.MANIFEST)
         return True
 
     def provenance_matches(self) -> bool:
         """Our provenance describes the current manifest (no run died before writing it)."""
-        return provenance_describes(self.paths.provenance, self.manifest_sha)
+        folder = self.dirs.provenance()
+        if folder is None:
+            return False
+        try:
+            record = folder.read_json(
+                layout.PROVENANCE, max_bytes=layout.MAX_PROVENANCE_BYTES, what="provenance"
+            )
+        except (ImagegenError, OSError, ValueError):
+            return False
+        return describes(record, self.manifest_sha)
 
-    def provenance_path(self) -> Path:
-        directory = self._mkdir(self.paths.provenance_dir)
-        return ensure_inside(self.paths, directory / self.paths.provenance.name)
+    def provenance_folder(self) -> Dir:
+        folder = self.dirs.provenance(create=True)
+        assert folder is not None
+        return folder
 
-    def request_path(self) -> Path:
-        return ensure_inside(self.paths, self._mkdir(self.paths.images) / self.paths.request.name)
-
-    def _mkdir(self, directory: Path) -> Path:
-        ensure_inside(self.paths, directory)
-        directory.mkdir(exist_ok=True)
-        return directory
+    def images_folder(self) -> Dir:
+        return self._images()
 
 
-def _file_sha(path: Path) -> str | None:
+def _sha_of(folder: Dir | None, name: str) -> str | None:
+    if folder is None:
+        return None
     try:
-        return sha256_bytes(read_regular_file(path, max_bytes=MAX_MANIFEST_BYTES, what="file"))
+        return sha256_bytes(folder.read_bytes(name, max_bytes=MAX_MANIFEST_BYTES, what="file"))
     except (ImagegenError, OSError):
         return None

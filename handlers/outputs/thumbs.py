@@ -5,17 +5,14 @@ made before galleries existed); every later page reuses it."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from handlers.episode import layout
-from handlers.files import atomic
-from handlers.files.reading import read_regular_file
+from handlers.files.dirs import Dir
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -28,54 +25,47 @@ MAX_SOURCE_BYTES = 100_000_000
 THREADS = 2
 
 
-def present(thumbs_dir: Path, sha256: str) -> bool:
-    try:
-        return os.stat(thumbs_dir / layout.thumb_name(sha256)).st_size > 0
-    except OSError:
+def present(thumbs: Dir | None, sha256: str) -> bool:
+    if thumbs is None:
         return False
+    st = thumbs.stat(layout.thumb_name(sha256))
+    return st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0
 
 
-def write_thumb(thumbs_dir: Path, sha256: str, img: Image.Image) -> None:
+def write_thumb(thumbs: Dir, sha256: str, img: Image.Image) -> None:
     """The thumbnail of an image being written, unless one for its content exists."""
-    if present(thumbs_dir, sha256):
+    if present(thumbs, sha256):
         return
-    thumbs_dir.mkdir(exist_ok=True)
     # Not fsynced: a thumbnail lost in a crash is made again from its image.
-    atomic.write_bytes(thumbs_dir / layout.thumb_name(sha256), _encode(img), durable=False)
+    thumbs.write_bytes(layout.thumb_name(sha256), _encode(img), durable=False)
 
 
-def make_missing(thumbs_dir: Path, sources: Iterable[tuple[str, Path]]) -> list[str]:
-    """Thumbnails for (sha256, image file) pairs that have none; returns the problems
-    (an unreadable image is shown without a thumbnail, never fails the gallery)."""
-    todo = {sha: path for sha, path in sources if not present(thumbs_dir, sha)}
+def make_missing(thumbs: Dir, sources: Iterable[tuple[str, Dir, str]]) -> list[str]:
+    """Thumbnails for (sha256, folder, file name) images that have none; returns the
+    problems (an unreadable image is shown without a thumbnail, never fails the page)."""
+    todo = [(sha, folder, name) for sha, folder, name in sources if not present(thumbs, sha)]
     if not todo:
         return []
-    thumbs_dir.mkdir(exist_ok=True)
 
-    def one(item: tuple[str, Path]) -> str | None:
-        sha, path = item
+    def one(item: tuple[str, Dir, str]) -> str | None:
+        sha, folder, name = item
         try:
-            img = _decode(read_regular_file(path, max_bytes=MAX_SOURCE_BYTES, what="image"))
-            atomic.write_bytes(thumbs_dir / layout.thumb_name(sha), _encode(img), durable=False)
+            data = folder.read_bytes(name, max_bytes=MAX_SOURCE_BYTES, what="image")
+            thumbs.write_bytes(layout.thumb_name(sha), _encode(_decode(data)), durable=False)
         except Exception as e:  # a damaged image costs its thumbnail only
-            return f"{path}: no thumbnail ({type(e).__name__}: {e})"
+            return f"{folder.path / name}: no thumbnail ({type(e).__name__}: {e})"
         return None
 
     with ThreadPoolExecutor(min(THREADS, len(todo)), thread_name_prefix="imagegen-thumb") as ex:
-        return [p for p in ex.map(one, todo.items()) if p is not None]
+        return [p for p in ex.map(one, todo) if p is not None]
 
 
-def prune(thumbs_dir: Path, keep: set[str]) -> None:
+def prune(thumbs: Dir, keep: set[str]) -> None:
     """Thumbnails of images no page shows any more go."""
     wanted = {layout.thumb_name(sha) for sha in keep}
-    try:
-        names = os.listdir(thumbs_dir)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for name in names:
+    for name in thumbs.names():
         if name.endswith(layout.THUMB_SUFFIX) and name not in wanted:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(thumbs_dir / name)
+            thumbs.remove(name)
 
 
 def _decode(data: bytes) -> Image.Image:

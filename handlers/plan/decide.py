@@ -6,20 +6,24 @@ image settings hash all match its manifest entry and its PNG is present and inta
 
 from __future__ import annotations
 
-import os
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
+from handlers.episode import layout
 from handlers.episode.chapters import Chapter, ChaptersDoc
-from handlers.episode.paths import EpisodePaths
 from handlers.episode.routing import Route, route_of
-from handlers.hashing import sha256_file
+from handlers.errors import ImagegenError, InputError
+from handlers.files.dirs import Dir
+from handlers.hashing import sha256_bytes
 from handlers.outputs.entries import Fingerprint, entry_from_png
 from handlers.outputs.manifest import Manifest, ManifestEntry
 from handlers.outputs.markers import Marker
 from handlers.outputs.picks import Pick
-from handlers.outputs.png import read_png_meta
+from handlers.outputs.png import png_text
+
+# An image file larger than this is not one of ours (a 4K PNG is about 25 MB).
+MAX_IMAGE_BYTES = 200_000_000
 
 Action = Literal["reuse", "generate", "template", "skip", "keep", "select", "rescore"]
 # What a run is for: all the work an episode needs, only people's picks of candidates
@@ -41,7 +45,7 @@ class ChapterPlan:
 
 def plan_episode(
     *,
-    paths: EpisodePaths,
+    images: Dir | None,
     doc: ChaptersDoc,
     manifest: Manifest | None,
     fingerprints: dict[str, Fingerprint],
@@ -61,7 +65,7 @@ def plan_episode(
         route = route_of(chapter)
         marker = chapter_markers.get(cid) or all_marker
         action, reason = _decide(
-            paths,
+            images,
             chapter,
             route,
             fp,
@@ -73,7 +77,8 @@ def plan_episode(
         )
         action, reason = _requested(action, reason, mode, previous, picks.get(cid), selected, cid)
         if action in ("reuse", "select", "rescore") and previous is None:
-            previous = _recover_entry(paths, chapter, route, fp)
+            assert images is not None  # reuse without an entry: its PNG was read there
+            previous = _recover_entry(images, chapter, route, fp)
         plans.append(
             ChapterPlan(
                 chapter=chapter,
@@ -117,7 +122,7 @@ def _requested(
 
 
 def _decide(
-    paths: EpisodePaths,
+    images: Dir | None,
     chapter: Chapter,
     route: Route,
     fp: Fingerprint,
@@ -141,8 +146,9 @@ def _decide(
         return work, f"marker {own_marker.describe()}"
     if all_marker is not None:
         return work, f"marker {all_marker.describe()}"
+    name = layout.image_name(cid)
     if previous is None:
-        if _png_matches(paths.image(cid), fp):
+        if _png_matches(images, name, fp):
             return "reuse", "image matches (manifest entry rebuilt from PNG metadata)"
         return work, "new chapter"
     if not previous.ok:
@@ -153,32 +159,35 @@ def _decide(
         return work, "prompt template changed"
     if previous.settings_hash != fp.settings:
         return work, "image settings changed"
-    problem = _image_problem(paths.image(cid), previous)
+    problem = _image_problem(images, name, previous)
     if problem:
         return work, problem
     return "reuse", "unchanged"
 
 
-def _image_problem(path: Path, entry: ManifestEntry) -> str | None:
+def _image_problem(images: Dir | None, name: str, entry: ManifestEntry) -> str | None:
     """None when the image is present and intact. Size and mtime as recorded are
     trusted; anything else costs a full hash, which still rescues a mere copy."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
+    st = images.stat(name) if images is not None else None
+    if images is None or st is None:
         return "image missing"
+    if not stat.S_ISREG(st.st_mode):
+        return "image is not a regular file"
     if entry.bytes is not None and st.st_size != entry.bytes:
         return "image modified (size differs)"
     if entry.mtime_ns is not None and st.st_mtime_ns == entry.mtime_ns:
         return None
-    if entry.sha256 is None or sha256_file(path) != entry.sha256:
+    data = _read_image(images, name)
+    if entry.sha256 is None or data is None or sha256_bytes(data) != entry.sha256:
         return "image modified (checksum differs)"
     return None
 
 
-def _png_matches(path: Path, fp: Fingerprint) -> bool:
-    if not path.is_file() or path.is_symlink():
+def _png_matches(images: Dir | None, name: str, fp: Fingerprint) -> bool:
+    data = _read_image(images, name) if images is not None else None
+    if data is None:
         return False
-    meta = read_png_meta(path)
+    meta = png_text(data)
     return (
         meta.get("chapter_hash") == fp.chapter
         and meta.get("settings_hash") == fp.settings
@@ -186,9 +195,19 @@ def _png_matches(path: Path, fp: Fingerprint) -> bool:
     )
 
 
-def _recover_entry(
-    paths: EpisodePaths, chapter: Chapter, route: Route, fp: Fingerprint
-) -> ManifestEntry:
+def _recover_entry(images: Dir, chapter: Chapter, route: Route, fp: Fingerprint) -> ManifestEntry:
     """Rebuild a manifest entry from an image's own PNG metadata (the manifest was
     lost or damaged, or a crash came between image and manifest)."""
-    return entry_from_png(paths.image(chapter.chapter_id), chapter, route, fp)
+    name = layout.image_name(chapter.chapter_id)
+    data = _read_image(images, name)
+    st = images.stat(name)
+    if data is None or st is None:
+        raise InputError(f"{images.path / name} vanished while being reused")
+    return entry_from_png(name, data, st, chapter, route, fp)
+
+
+def _read_image(images: Dir, name: str) -> bytes | None:
+    try:
+        return images.read_bytes(name, max_bytes=MAX_IMAGE_BYTES, what="image")
+    except (ImagegenError, OSError):
+        return None

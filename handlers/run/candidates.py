@@ -1,11 +1,13 @@
 """A generated chapter's candidates: made one at a time until `selection.candidates`
 exist or a paid one reaches `selection.accept_score` (best-of-N with early stop),
-each checked, judged where a judge is configured, and the best passing one chosen.
+each kept on disk the moment it is paid for, then checked, judged where a judge is
+configured, and the best passing one chosen.
 
-    for each candidate: generate (API slot, held in the ledger)
-                        -> fit, check, keep its file (CPU slot)
-                        -> judge (API slot, held in the ledger; only if it passed)
-    choose -> the chapter's entry, the chosen frame in memory for the final write
+    recover: candidates a killed run paid for and kept, but never recorded
+    for each new candidate: generate (API slot, held in the ledger)
+                            -> fit, keep its file (CPU slot): paid for, never again
+                            -> check (CPU slot) -> judge (API slot; only if it passed)
+    choose -> the chapter's entry; the chosen file becomes images/<chapter_id>.png
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from PIL import Image
 
 from handlers.episode import layout
 from handlers.episode.chapters import Chapter
-from handlers.errors import AuthError, ImagegenError, ProviderError
+from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
+from handlers.hashing import sha256_bytes
 from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso, png_meta
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.outputs.png import fit_to_frame
+from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.base import ImageRequest
 from handlers.providers.chain import Served
-from handlers.run.context import ChapterWork, RunContext
+from handlers.run.context import ChapterWork, Made, RunContext
 from handlers.select.checks import TEXT_VISUALS, check_image
 from handlers.select.choose import all_failed, choose, total
 from handlers.select.judge import Brief, MalformedVerdict, judge_jpeg, parse_reply, weighted_score
@@ -44,18 +48,15 @@ class AllCandidatesFailed(ImagegenError):
 
 
 @dataclass
-class _Best:
-    candidate: Candidate | None = None
-    image: Image.Image | None = None
-    served: Served | None = None
+class _Round:
+    """One chapter's candidates so far."""
 
-
-@dataclass
-class _Tally:
-    image_cost: float = 0.0
-    judge_cost: float = 0.0
-    attempts: int = 0
+    candidates: list[Candidate] = field(default_factory=list)
+    hashes: dict[str, imagehash.ImageHash] = field(default_factory=dict)
+    best: Made | None = None
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    attempts: int = 0
+    stop_note: str | None = None
 
     def add_usage(self, kind: str, usage: dict[str, int]) -> None:
         into = self.usage.setdefault(kind, {})
@@ -63,153 +64,96 @@ class _Tally:
             into[key] = into.get(key, 0) + n
 
 
+# -- the steps ------------------------------------------------------------------------
+
+
+def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
+    """Candidate files a killed run paid for but no manifest names yet, made for this
+    very input and settings: they count as the first candidates (with their prompt),
+    so a kill at any moment never pays for an image twice."""
+    if not ctx.settings.selection.keep_candidates:
+        return
+    ch = work.plan.chapter
+    previous = work.plan.previous
+    known = {c.id for c in previous.candidates} if previous else set()
+    fp = work.plan.fingerprint
+    for cid, meta, png, image in ctx.recorder.orphan_candidates(ch.chapter_id, known):
+        if (
+            meta.get("chapter_hash") != fp.chapter
+            or meta.get("settings_hash") != fp.settings
+            or (meta.get("template_hash") or None) != fp.template
+            or not meta.get("prompt")
+        ):
+            continue
+        cost = _float(meta.get("cost_usd"))
+        native_w, _, native_h = meta.get("native_size", "").partition("x")
+        record = Candidate(
+            id=cid,
+            provider=meta.get("provider"),
+            model=meta.get("model"),
+            generation_method=meta.get("generation_method"),
+            revised_prompt=meta.get("revised_prompt"),
+            native_width=int(native_w) if native_w.isdigit() else image.width,
+            native_height=int(native_h) if native_h.isdigit() else image.height,
+            cost_usd=cost,
+            note="recovered: made by a run that was stopped before recording it",
+        )
+        _attach_file(record, ch.chapter_id, png)
+        work.recovered.append(Made(record, image, png))
+        if work.prompt is None:
+            work.prompt = WrittenPrompt(
+                text=meta["prompt"], source=meta.get("prompt_source") or "recovered"
+            )
+        ctx.ledger.add_recovered(cost)
+    if work.recovered:
+        work.log.info("candidates_recovered", candidates=[m.record.id for m in work.recovered])
+
+
 def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
-    """The pipeline step: fills work.entry (and work.image with the chosen frame)."""
+    """The pipeline step: fills work.entry, and work.png (or work.image) with the
+    chosen candidate."""
     ch = work.plan.chapter
     cfg = ctx.settings.selection
     assert work.prompt is not None
-    vocab = vocabulary(ch.title, ch.main_visual.description, ch.main_visual.image_prompt)
-    brief = judge_brief(ch)
-    candidates: list[Candidate] = []
-    hashes: dict[str, imagehash.ImageHash] = {}
-    best = _Best()
-    tally = _Tally()
-    first = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else 1
-    stop_note: str | None = None
-    for index in range(cfg.candidates):
-        number = first + index
-        candidate_id = layout.candidate_id(number)
-        judge = ctx.judge if ctx.judge_usable() else None
+    state = _Round()
+    accepted = False
+    for made in work.recovered:
+        accepted = _consider(work, ctx, state, made)
+        if accepted:
+            break
+    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else 1
+    while not accepted and len(state.candidates) < cfg.candidates:
         try:
-            served = _generate(work, ctx, index + 1, judge, brief)
-        except CostCapReached as e:
-            if not candidates:
+            served = _generate(work, ctx, len(state.candidates) + 1)
+        except (CostCapReached, NotStarted, ProviderError, AuthError, ConfigurationError) as e:
+            # The candidates already paid for still make the chapter: one failure (a
+            # rejected prompt, a dead provider, the cap, shutdown) stops only the next.
+            if not state.candidates:
                 raise
-            stop_note = f"stopped after {len(candidates)} of {cfg.candidates}: {e}"
+            reason = ctx.stop.reason if isinstance(e, NotStarted) else str(e)
+            state.stop_note = f"stopped after {len(state.candidates)} of {cfg.candidates}: {reason}"
+            work.log.warning("candidates_stopped", reason=reason)
             break
-        except NotStarted:
-            if not candidates:
-                raise
-            stop_note = f"stopped after {len(candidates)} of {cfg.candidates}: {ctx.stop.reason}"
-            break
-        tally.image_cost += served.image.cost_usd
-        tally.attempts += served.image.attempts
-        tally.add_usage("image", served.image.usage)
-        with ctx.cpu_slots:
-            frame = fit_to_frame(
-                served.image.image, ctx.settings.frame.width, ctx.settings.frame.height
-            )
-            checked = check_image(
-                frame,
-                visual_type=ch.main_visual.type,
-                vocab=vocab,
-                native_size=served.image.image.size,
-                expected_size=_asked_size(served),
-                siblings=hashes,
-                read_text=cfg.ocr,
-            )
-            record = Candidate(
-                id=candidate_id,
-                provider=served.image.provider,
-                model=served.image.model,
-                generation_method=served.image.generation_method,
-                revised_prompt=served.image.revised_prompt,
-                native_width=served.image.image.width,
-                native_height=served.image.image.height,
-                cost_usd=round(served.image.cost_usd, 6),
-                checks=checked.checks,
-                passed=checked.passed,
-                text_found=checked.text.text if checked.text and checked.text.words else None,
-                checks_score=checked.score,
-                note="; ".join(checked.notes) or None,
-            )
-            if cfg.keep_candidates:
-                record.file, record.sha256, record.bytes = ctx.recorder.write_candidate(
-                    ch.chapter_id, candidate_id, frame, _candidate_meta(work, record)
-                )
-        hashes[candidate_id] = checked.measures.phash
-        if record.passed and judge is not None and served.image.cost_usd > 0:
-            judge_candidate(work, ctx, record, frame, brief)
-            tally.judge_cost += record.judge_cost_usd
-            tally.add_usage("judge", record.judge_usage)
-        record.total = total(record.checks_score, record.judge_score, cfg.checks_weight)
-        candidates.append(record)
-        work.log.info(
-            "candidate_made",
-            candidate=candidate_id,
-            passed=record.passed,
-            failed_checks=",".join(record.failures()) or None,
-            total=record.total,
-        )
-        if record.passed and (best.candidate is None or record.total > best.candidate.total):
-            best = _Best(record, frame, served)
-        if (
-            record.passed
-            and served.image.cost_usd > 0
-            and cfg.accept_score > 0
-            and record.total >= cfg.accept_score
-        ):
-            stop_note = (
-                f"stopped after {len(candidates)} of {cfg.candidates}: {candidate_id} reached "
-                f"accept_score {cfg.accept_score:g}"
-            )
-            break
-    work.fields.update(_money_fields(work, tally))
-    chosen = choose(candidates)
-    if chosen is None or best.image is None or best.served is None:
-        entry = base_entry(
-            ch,
-            work.plan.fingerprint,
-            **work.fields,
-            status="failed_checks",
-            error=all_failed(candidates),
-            candidates=candidates,
-        )
-        raise AllCandidatesFailed(entry.error or "", entry)
-    winner, selection = chosen
-    if stop_note:
-        selection.why = f"{selection.why} ({stop_note})"
-    got = best.served.image
-    frame_cfg = ctx.settings.frame
-    work.entry = base_entry(
-        ch,
-        work.plan.fingerprint,
-        **work.fields,
-        status="generated",
-        generation_method=got.generation_method,
-        provider=got.provider,
-        model=got.model,
-        revised_prompt=got.revised_prompt,
-        width=frame_cfg.width,
-        height=frame_cfg.height,
-        native_width=got.image.width,
-        native_height=got.image.height,
-        generated_at=now_iso(),
-        candidates=candidates,
-        selected=winner.id,
-        selection=selection,
-    )
-    work.image = best.image
-    work.log.info(
-        "chapter_generated",
-        provider=best.served.step.label,
-        candidates=len(candidates),
-        selected=winner.id,
-        method=selection.method,
-        cost_usd=round(float(work.entry.cost_usd), 6),
-    )
+        state.attempts += served.image.attempts
+        state.add_usage("image", served.image.usage)
+        made = _keep(work, ctx, served, layout.candidate_id(number))
+        number += 1
+        accepted = _consider(work, ctx, state, made)
+    _finish(work, ctx, state)
 
 
-def _generate(
-    work: ChapterWork, ctx: RunContext, number: int, judge: object | None, brief: Brief
-) -> Served:
+# -- one candidate --------------------------------------------------------------------
+
+
+def _generate(work: ChapterWork, ctx: RunContext, number: int) -> Served:
     ch = work.plan.chapter
     frame = ctx.settings.frame
     assert work.prompt is not None
-    if judge is not None:
+    if ctx.judge_usable():
         # Not worth an image that cannot be judged: check both fit before paying.
         spec = ctx.services.primary
-        need = ctx.services.prices.image_hold(spec, work.prompt.text) + ctx.judge_estimate(brief)
+        need = ctx.services.prices.image_hold(spec, work.prompt.text)
+        need += ctx.judge_estimate(judge_brief(ch))
         if ctx.ledger.remaining < need:
             raise CostCapReached(
                 f"candidate {number} and its judging cost about ${need:.3f}; the episode "
@@ -230,6 +174,134 @@ def _generate(
     )
     with ctx.paid_call():
         return ctx.chain.generate(request, work.log)
+
+
+def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str) -> Made:
+    """Fit the paid image to the frame and keep its file at once: from here on a kill
+    loses nothing that was paid for."""
+    got = served.image
+    record = Candidate(
+        id=candidate_id,
+        provider=got.provider,
+        model=got.model,
+        generation_method=got.generation_method,
+        revised_prompt=got.revised_prompt,
+        native_width=got.image.width,
+        native_height=got.image.height,
+        cost_usd=round(got.cost_usd, 6),
+    )
+    frame_cfg = ctx.settings.frame
+    # Not behind the CPU slots: a paid image waits for nobody's checks to be kept.
+    frame = fit_to_frame(got.image, frame_cfg.width, frame_cfg.height)
+    png = None
+    if ctx.settings.selection.keep_candidates:
+        _, _, png = ctx.recorder.write_candidate(
+            work.chapter_id, candidate_id, frame, _candidate_meta(work, record)
+        )
+        _attach_file(record, work.chapter_id, png)
+    return Made(record, frame, png, _asked_size(served))
+
+
+def _consider(work: ChapterWork, ctx: RunContext, state: _Round, made: Made) -> bool:
+    """Check, judge and rank one candidate; True when it is good enough to stop."""
+    ch = work.plan.chapter
+    cfg = ctx.settings.selection
+    record = made.record
+    assert made.frame is not None
+    with ctx.cpu_slots:
+        checked = check_image(
+            made.frame,
+            visual_type=ch.main_visual.type,
+            vocab=vocabulary(ch.title, ch.main_visual.description, ch.main_visual.image_prompt),
+            native_size=(record.native_width or 0, record.native_height or 0),
+            expected_size=made.asked,
+            siblings=state.hashes,
+            read_text=cfg.ocr,
+        )
+    record.checks = checked.checks
+    record.passed = checked.passed
+    record.text_found = checked.text.text if checked.text and checked.text.words else None
+    record.checks_score = checked.score
+    notes = [n for n in (record.note, *checked.notes) if n]
+    record.note = "; ".join(notes) or None
+    state.hashes[record.id] = checked.measures.phash
+    paid = record.cost_usd > 0
+    if record.passed and paid and ctx.judge_usable():
+        judge_candidate(work, ctx, record, made.frame, judge_brief(ch))
+        state.add_usage("judge", record.judge_usage)
+    record.total = total(record.checks_score, record.judge_score, cfg.checks_weight)
+    state.candidates.append(record)
+    work.log.info(
+        "candidate_made",
+        candidate=record.id,
+        passed=record.passed,
+        failed_checks=",".join(record.failures()) or None,
+        total=record.total,
+    )
+    if not record.passed:
+        return False
+    if state.best is None or record.total > state.best.record.total:
+        # The kept file is all the final write needs: drop the pixels when there is one.
+        state.best = Made(record, made.frame if made.png is None else None, made.png)
+    if paid and cfg.accept_score > 0 and record.total >= cfg.accept_score:
+        state.stop_note = (
+            f"stopped after {len(state.candidates)} of {cfg.candidates}: {record.id} reached "
+            f"accept_score {cfg.accept_score:g}"
+        )
+        return True
+    return False
+
+
+def _finish(work: ChapterWork, ctx: RunContext, state: _Round) -> None:
+    ch = work.plan.chapter
+    candidates = state.candidates
+    work.fields.update(_money_fields(work, state))
+    chosen = choose(candidates)
+    if chosen is None or state.best is None:
+        entry = base_entry(
+            ch,
+            work.plan.fingerprint,
+            **work.fields,
+            status="failed_checks",
+            error=all_failed(candidates),
+            candidates=candidates,
+        )
+        raise AllCandidatesFailed(entry.error or "", entry)
+    winner, selection = chosen
+    if state.stop_note:
+        selection.why = f"{selection.why} ({state.stop_note})"
+    frame_cfg = ctx.settings.frame
+    work.entry = base_entry(
+        ch,
+        work.plan.fingerprint,
+        **work.fields,
+        status="generated",
+        generation_method=winner.generation_method,
+        provider=winner.provider,
+        model=winner.model,
+        revised_prompt=winner.revised_prompt,
+        width=frame_cfg.width,
+        height=frame_cfg.height,
+        native_width=winner.native_width,
+        native_height=winner.native_height,
+        generated_at=now_iso(),
+        candidates=candidates,
+        selected=winner.id,
+        selection=selection,
+    )
+    best = state.best
+    work.png, work.image = best.png, best.frame
+    work.log.info(
+        "chapter_generated",
+        provider=f"{winner.provider}:{winner.model}",
+        candidates=len(candidates),
+        selected=winner.id,
+        method=selection.method,
+        cost_usd=round(float(work.entry.cost_usd), 6),
+    )
+
+
+# -- judging --------------------------------------------------------------------------
 
 
 def judge_brief(chapter: Chapter) -> Brief:
@@ -262,19 +334,15 @@ def judge_candidate(
                 ctx.stop.check()
                 answer = judge.ask(image, brief, ctx.stop.stopping)
                 hold.settle(answer.cost_usd, answer.usage)
-        except CostCapReached as e:
-            problems.append(str(e))
+        except (CostCapReached, NotStarted) as e:
+            # The image is paid for and kept either way; only its score is missing.
+            problems.append(str(e) or "imagegen is stopping")
             break
         except AuthError as e:
             ctx.judge_failed(str(e))
             problems.append(str(e))
             break
         except ProviderError as e:
-            problems.append(str(e))
-            break
-        except NotStarted as e:
-            # Shutdown came after the image was paid for: it is kept, unjudged, rather
-            # than lost with the chapter (the next run would pay for it again).
             problems.append(str(e))
             break
         record.judge_cost_usd = round(record.judge_cost_usd + answer.cost_usd, 6)
@@ -295,6 +363,9 @@ def judge_candidate(
     work.log.warning("judge_failed", candidate=record.id, error="; ".join(problems))
 
 
+# -- small helpers --------------------------------------------------------------------
+
+
 def _asked_size(served: Served) -> tuple[int, int] | None:
     size = served.step.spec.size
     if "x" not in size:
@@ -303,16 +374,28 @@ def _asked_size(served: Served) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
+def _attach_file(record: Candidate, chapter_id: str, png: bytes) -> None:
+    record.file = f"{layout.CANDIDATES_DIR}/{chapter_id}/{layout.candidate_name(record.id)}"
+    record.sha256 = sha256_bytes(png)
+    record.bytes = len(png)
+
+
 def _candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
-    """The candidate file describes itself, like the chapter image does."""
+    """The candidate file describes itself, like the chapter image does: enough to
+    recover it, and what it cost, after a kill."""
     entry = base_entry(
         work.plan.chapter,
         work.plan.fingerprint,
         status="generated",
         prompt=work.prompt.text if work.prompt else None,
+        prompt_source=work.prompt.source if work.prompt else None,
         provider=record.provider,
         model=record.model,
         generation_method=record.generation_method,
+        revised_prompt=record.revised_prompt,
+        native_width=record.native_width,
+        native_height=record.native_height,
+        cost_usd=record.cost_usd,
         generated_at=now_iso(),
     )
     meta = png_meta(entry)
@@ -320,14 +403,23 @@ def _candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
     return meta
 
 
-def _money_fields(work: ChapterWork, tally: _Tally) -> dict[str, object]:
+def _float(value: str | None) -> float:
+    try:
+        return max(0.0, float(value or 0))
+    except ValueError:
+        return 0.0
+
+
+def _money_fields(work: ChapterWork, state: _Round) -> dict[str, object]:
     prompt_cost = float(work.fields.get("prompt_cost_usd", 0.0))  # type: ignore[arg-type]
+    image_cost = sum(c.cost_usd for c in state.candidates)
+    judge_cost = sum(c.judge_cost_usd for c in state.candidates)
     usage = dict(work.fields.get("usage", {}) or {})  # type: ignore[call-overload]
-    usage.update(tally.usage)
+    usage.update(state.usage)
     return {
-        "image_cost_usd": round(tally.image_cost, 6),
-        "judge_cost_usd": round(tally.judge_cost, 6),
-        "cost_usd": round(prompt_cost + tally.image_cost + tally.judge_cost, 6),
+        "image_cost_usd": round(image_cost, 6),
+        "judge_cost_usd": round(judge_cost, 6),
+        "cost_usd": round(prompt_cost + image_cost + judge_cost, 6),
         "usage": usage,
-        "attempts": tally.attempts,
+        "attempts": state.attempts,
     }

@@ -16,7 +16,7 @@ from config.settings import Settings
 from handlers.episode.chapters import Episode
 from handlers.errors import AuthError, ConfigurationError
 from handlers.money.ledger import Ledger
-from handlers.outputs.manifest import ManifestEntry
+from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.writers import WrittenPrompt
@@ -80,6 +80,17 @@ class RunContext:
 
 
 @dataclass
+class Made:
+    """One candidate image: its record, its pixels at the frame size (None once only
+    its kept file is needed), the file's bytes when kept, the size it was asked at."""
+
+    record: Candidate
+    frame: Image.Image | None
+    png: bytes | None
+    asked: tuple[int, int] | None = None
+
+
+@dataclass
 class ChapterWork:
     """One chapter as it goes through its steps."""
 
@@ -89,7 +100,11 @@ class ChapterWork:
     fields: dict[str, object] = field(default_factory=lambda: {"attempts": 0})
     prompt: WrittenPrompt | None = None
     image: Image.Image | None = None
+    # The chosen image already encoded (a kept candidate's file), when there is one.
+    png: bytes | None = None
     entry: ManifestEntry | None = None
+    # Candidates a killed run paid for and kept for this very input (recover step).
+    recovered: list[Made] = field(default_factory=list)
 
     @property
     def chapter_id(self) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from handlers.episode import layout
 from handlers.episode.chapters import Episode
-from handlers.files.atomic import write_json
+from handlers.files.dirs import Dir
 from handlers.money.pricing import PRICES_DATE
 from handlers.outputs.entries import now_iso
 from handlers.plan.decide import ChapterPlan
@@ -18,7 +18,7 @@ from handlers.run.services import Services
 
 
 def write_request_file(
-    path: Path,
+    folder: Dir,
     episode: Episode,
     plans: list[ChapterPlan],
     services: Services,
@@ -74,8 +74,8 @@ def write_request_file(
             )
             total += cost
         chapters.append(item)
-    write_json(
-        path,
+    folder.write_json(
+        layout.REQUEST,
         {
             "episode_id": episode.doc.episode_id,
             "created_at": now_iso(),

@@ -10,10 +10,11 @@ import uuid
 import structlog
 
 from config.settings import Settings
-from handlers.episode.chapters import Episode, load_chapters
-from handlers.episode.paths import EpisodePaths, ensure_inside
+from handlers.episode import layout
+from handlers.episode.chapters import Episode, parse_chapters
+from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import InputError
-from handlers.files import atomic
+from handlers.files.dirs import Gone, sweep_temp_files
 from handlers.money.ledger import Ledger, upstream_spend
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import Manifest, ManifestEntry, read_manifest
@@ -44,25 +45,46 @@ def _picked(entry: ManifestEntry) -> bool:
 class EpisodeRun:
     def __init__(
         self,
-        paths: EpisodePaths,
+        dirs: EpisodeDirs,
         request: RunRequest,
         settings: Settings,
         services: Services | None,
     ) -> None:
-        self.paths = paths
+        self.dirs = dirs
+        self.paths = dirs.paths
         self.request = request
         self.settings = settings
         self._services = services
         self.warnings: list[str] = []
-        self.stop = StopSignal(paths.name, request.cancel)
+        # Before every paid call: the episode folder must still be where it was.
+        self.stop = StopSignal(dirs.paths.name, request.cancel, gone=dirs.gone)
         self.started_at = now_iso()
         self.job_id = uuid.uuid4().hex
-        self.log = log.bind(episode_id=paths.name)
+        # For the log when the folder goes away mid-run: what was to be done, what was.
+        self._planned: list[str] = []
+        self._finished: set[str] = set()
+        self.log = log.bind(episode_id=dirs.paths.name)
 
     def run(self) -> RunResult:
+        try:
+            return self._run()
+        except Gone as e:
+            return self._removed(str(e))
+
+    def _removed(self, problem: str) -> RunResult:
+        """The episode folder was deleted, moved or replaced under the run: it stops,
+        pays and writes nothing more (whatever it would write could only land in a
+        folder nobody looks at, or be refused)."""
+        abandoned = [cid for cid in self._planned if cid not in self._finished]
+        message = f"{problem}; abandoned: {', '.join(abandoned) or 'nothing'}"
+        self.log.warning("episode_removed", message=message, abandoned=abandoned)
+        return RunResult(self.paths.name, "removed", message, warnings=list(self.warnings))
+
+    def _run(self) -> RunResult:
         paths = self.paths
+        dirs = self.dirs
         self._sweep()
-        stale = find_marker(paths.chapters_stale, self.warnings)
+        stale = find_marker(dirs.episode, layout.CHAPTERS_STALE, self.warnings)
         if stale is not None:
             return RunResult(
                 paths.name,
@@ -70,16 +92,18 @@ class EpisodeRun:
                 f"{stale.describe()}: the input is outdated; nothing will be spent until "
                 f"upstream rewrites {paths.chapters.name} and removes the marker",
             )
-        episode = load_chapters(
-            paths.chapters, max_bytes=self.settings.max_input_bytes, episode_name=paths.name
+        raw = dirs.episode.read_bytes(
+            layout.CHAPTERS, max_bytes=self.settings.max_input_bytes, what=layout.CHAPTERS
         )
+        episode = parse_chapters(raw, paths.chapters, episode_name=paths.name)
         self.warnings.extend(episode.warnings)
         self._check_selection(episode)
         services = self._services or build_services(self.settings)
-        manifest = read_manifest(paths.manifest, self.warnings)
-        all_marker = find_marker(paths.manifest_stale, self.warnings)
+        images = dirs.images()
+        manifest = read_manifest(images, self.warnings)
+        all_marker = find_marker(images, layout.MANIFEST_STALE, self.warnings)
         plans = plan_episode(
-            paths=paths,
+            images=images,
             doc=episode.doc,
             manifest=manifest,
             fingerprints=fingerprints(
@@ -102,19 +126,18 @@ class EpisodeRun:
     # -- the steps ----------------------------------------------------------------------
 
     def _sweep(self) -> None:
-        paths = self.paths
-        for directory in (paths.images, paths.provenance_dir, paths.render_dir):
-            if directory.is_dir() and not directory.is_symlink():
-                for name in atomic.sweep_temp_files(directory):
-                    self.log.info("removed_stale_temp_file", file=f"{directory.name}/{name}")
+        for folder in (self.dirs.images(), self.dirs.provenance(), self.dirs.render()):
+            if folder is not None:
+                for name in sweep_temp_files(folder):
+                    self.log.info("removed_stale_temp_file", file=f"{folder.name}/{name}")
 
     def _drop_dry_run_request(self) -> None:
         # A real run supersedes what an earlier dry run said it would do; left behind,
         # images/imagegen_request.json would describe a plan nobody follows any more.
-        request = self.paths.request
-        if request.exists() or request.is_symlink():
-            ensure_inside(self.paths, request).unlink(missing_ok=True)
-            self.log.info("removed_dry_run_request", file=f"{request.parent.name}/{request.name}")
+        images = self.dirs.images()
+        if images is not None and images.stat(layout.REQUEST) is not None:
+            images.remove(layout.REQUEST)
+            self.log.info("removed_dry_run_request", file=f"{images.name}/{layout.REQUEST}")
 
     def _execute(
         self,
@@ -127,9 +150,9 @@ class EpisodeRun:
         ledger = Ledger(
             self.settings.max_episode_cost_usd,
             manifest.cumulative_cost_usd if manifest else 0.0,
-            lambda: upstream_spend(self.paths.provenance_dir, self.warnings),
+            lambda: upstream_spend(self.dirs.provenance(), self.warnings),
         )
-        recorder = Recorder(self.paths, episode, self.settings.frame, lambda: ledger.cumulative)
+        recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: ledger.cumulative)
         for plan in plans:
             if plan.previous is None:
                 continue
@@ -144,6 +167,8 @@ class EpisodeRun:
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
         result.reused = sum(1 for p in plans if p.action == "reuse")
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
+        self._planned = list(recorder.planned)
+        self._finished = recorder.touched
         if not work:
             if manifest is not None and recorder.unchanged_since(manifest):
                 if recorder.provenance_matches():
@@ -184,8 +209,12 @@ class EpisodeRun:
             "rescore": pipeline.RESCORE,
         }
         pipeline.run_chapters(
-            [(p, steps[p.action]) for p in work if p.action in steps], ctx, recorder.record
+            [(p, steps[p.action]) for p in work if p.action in steps],
+            ctx,
+            lambda plan, entry: recorder.record(entry, new_generation=plan.action == "generate"),
         )
+        if self.stop.removed is not None:
+            return self._removed(self.stop.removed)
         self._finish(episode, plans, work, services, ledger, recorder, all_marker, result)
         return result
 
@@ -249,7 +278,7 @@ class EpisodeRun:
             if plan.pick is not None and plan.chapter.chapter_id in recorder.touched:
                 consume_pick(plan.pick)
         write_provenance(
-            recorder.provenance_path(),
+            recorder.provenance_folder(),
             episode=episode,
             settings=self.settings,
             trigger=self.request.trigger,
@@ -266,9 +295,11 @@ class EpisodeRun:
         )
 
     def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
-        recorder = Recorder(self.paths, episode, self.settings.frame, lambda: 0.0)
-        target = recorder.request_path()
-        estimate = write_request_file(target, episode, plans, services, self.settings)
+        recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: 0.0)
+        estimate = write_request_file(
+            recorder.images_folder(), episode, plans, services, self.settings
+        )
+        target = self.paths.request
         result = RunResult(self.paths.name, "dry_run", warnings=list(self.warnings))
         result.estimated_cost_usd = estimate
         result.generated = sum(1 for p in plans if p.action == "generate")
@@ -295,7 +326,7 @@ class EpisodeRun:
     def _picks(self, episode: Episode) -> dict[str, Pick]:
         picks = {}
         for ch in episode.chapters:
-            pick = find_pick(self.paths.select_request(ch.chapter_id), self.warnings)
+            pick = find_pick(self.dirs.images(), layout.select_name(ch.chapter_id), self.warnings)
             if pick is not None:
                 picks[ch.chapter_id] = pick
         return picks
@@ -303,7 +334,9 @@ class EpisodeRun:
     def _chapter_markers(self, episode: Episode) -> dict[str, Marker]:
         markers = {}
         for ch in episode.chapters:
-            m = find_marker(self.paths.image_stale(ch.chapter_id), self.warnings)
+            m = find_marker(
+                self.dirs.images(), layout.image_stale_name(ch.chapter_id), self.warnings
+            )
             if m is not None:
                 markers[ch.chapter_id] = m
         return markers

@@ -1,6 +1,6 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [write_prompt, make_candidates, write_chosen]
+    GENERATE = [recover_candidates, write_prompt, make_candidates, write_chosen]
     TEMPLATE = [draw_template, check_template, write_chosen]
     SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
     RESCORE  = [rescore, write_chosen]
@@ -16,6 +16,7 @@ while another chapter fits, checks, encodes and writes its images.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,15 +25,17 @@ import structlog
 
 from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.errors import ContentRejected, ImagegenError
+from handlers.files.dirs import Gone
 from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
-from handlers.run.candidates import AllCandidatesFailed, make_candidates
+from handlers.run.candidates import AllCandidatesFailed, make_candidates, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
 from handlers.run.review import PickRefused, apply_pick, rescore
+from handlers.select import ocr
 from handlers.select.checks import check_image
 from handlers.select.words import vocabulary
 from handlers.stop import NotStarted
@@ -44,6 +47,8 @@ log = structlog.get_logger("imagegen")
 
 
 def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
+    if work.prompt is not None:
+        return  # the prompt of recovered candidates: theirs stands
     services = ctx.services
     with ctx.paid_call():
         written = compose_prompt(
@@ -127,16 +132,17 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
     Nothing to write when a step changed only the entry (a re-ranking that kept the
     same choice)."""
     assert work.entry is not None
-    if work.image is None:
-        return
-    frame = ctx.settings.frame
-    with ctx.cpu_slots:
-        image = fit_to_frame(work.image, frame.width, frame.height)
-        work.entry = ctx.recorder.write_image(work.entry, image)
-    work.image = None  # the frame is on disk; let the memory go
+    if work.png is not None:
+        work.entry = ctx.recorder.write_image(work.entry, None, png=work.png)
+    elif work.image is not None:
+        frame = ctx.settings.frame
+        with ctx.cpu_slots:
+            image = fit_to_frame(work.image, frame.width, frame.height)
+            work.entry = ctx.recorder.write_image(work.entry, image)
+    work.image = work.png = None  # on disk now; let the memory go
 
 
-GENERATE: list[Step] = [write_prompt, make_candidates, write_chosen]
+GENERATE: list[Step] = [recover_candidates, write_prompt, make_candidates, write_chosen]
 TEMPLATE: list[Step] = [draw_template, check_template, write_chosen]
 SELECT: list[Step] = [apply_pick, write_chosen]
 RESCORE: list[Step] = [rescore, write_chosen]
@@ -160,6 +166,8 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
             step(work, ctx)
     except NotStarted:
         return None
+    except Gone:
+        raise  # the whole run stops: there is no folder to record this chapter in
     except CostCapReached as e:
         return failed("skipped_cost_cap", e)
     except ContentRejected as e:
@@ -181,28 +189,35 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
 def run_chapters(
     plans: list[tuple[ChapterPlan, list[Step]]],
     ctx: RunContext,
-    on_done: Callable[[ManifestEntry], None],
+    on_done: Callable[[ChapterPlan, ManifestEntry], None],
 ) -> None:
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
     workers = ctx.settings.image.concurrency + WRITERS
     queue = deque(plans)
+    if ctx.settings.selection.ocr and any(steps is not SELECT for _, steps in plans):
+        # Tesseract's models load while the first chapters wait for their images.
+        threading.Thread(target=ocr.warm_up, name="imagegen-ocr-warm-up", daemon=True).start()
     episode_log = log.bind(episode_id=ctx.recorder.paths.name)
     with ThreadPoolExecutor(workers, thread_name_prefix="imagegen-chapter") as pool:
-        running: set[Future[ManifestEntry | None]] = set()
+        running: dict[Future[ManifestEntry | None], ChapterPlan] = {}
         try:
             while queue or running:
                 while queue and len(running) < workers and not ctx.stop.stopping():
                     plan, steps = queue.popleft()
                     work = ChapterWork(plan, episode_log.bind(chapter_id=plan.chapter.chapter_id))
-                    running.add(pool.submit(run_chapter, work, steps, ctx))
+                    running[pool.submit(run_chapter, work, steps, ctx)] = plan
                 if not running:
                     break
-                done, running = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
+                    plan = running.pop(future)
                     entry = future.result()
                     if entry is not None:
-                        on_done(entry)
+                        on_done(plan, entry)
+        except Gone as e:
+            ctx.stop.mark_removed(str(e))
+            raise
         except BaseException as e:
             # A write failed (disk full, permissions): no chapter starts another paid call.
             ctx.stop.halt(f"stopped after an error: {type(e).__name__}: {e}")

@@ -31,12 +31,13 @@ def apply_pick(work: ChapterWork, ctx: RunContext) -> None:
     known = ", ".join(c.id for c in previous.candidates) or "none kept"
     if pick.candidate is None:
         raise PickRefused(
-            f"{pick.path}: names no candidate; write e.g. c02 (ones of {cid}: {known})"
+            f"{pick.folder.path / pick.name}: names no candidate; write e.g. c02 "
+            f"(ones of {cid}: {known})"
         )
     chosen = previous.candidate(pick.candidate)
     if chosen is None:
         raise PickRefused(f"{pick.describe()}: {cid} has no candidate {pick.candidate} ({known})")
-    image = _read(ctx, chosen)
+    _, png = _read(ctx, chosen)
     was = previous.selected or "none"
     why = f"picked by {pick.by or 'a person'}"
     why += f" at {pick.at}" if pick.at else ""
@@ -44,7 +45,7 @@ def apply_pick(work: ChapterWork, ctx: RunContext) -> None:
     if not chosen.passed:
         why += f" (overruling its failed checks: {', '.join(chosen.failures())})"
     work.entry = _with_chosen(previous, chosen, Selection(method="manual", why=why + "."))
-    work.image = image
+    work.png = png
     work.log.info("candidate_picked", candidate=chosen.id, previous=was)
 
 
@@ -58,14 +59,14 @@ def rescore(work: ChapterWork, ctx: RunContext) -> None:
     vocab = vocabulary(ch.title, ch.main_visual.description, ch.main_visual.image_prompt)
     brief = judge_brief(ch)
     hashes: dict[str, imagehash.ImageHash] = {}
-    images: dict[str, Image.Image] = {}
+    files: dict[str, bytes] = {}
     rescored: list[Candidate] = []
     judge_cost = 0.0
     for old in previous.candidates:
         if old.file is None:
             rescored.append(old)
             continue
-        image = _read(ctx, old)
+        image, png = _read(ctx, old)
         with ctx.cpu_slots:
             checked = check_image(
                 image,
@@ -95,7 +96,7 @@ def rescore(work: ChapterWork, ctx: RunContext) -> None:
             judge_cost += new.judge_cost_usd - before
         new.total = total(new.checks_score, new.judge_score, cfg.checks_weight)
         rescored.append(new)
-        images[new.id] = image
+        files[new.id] = png
     entry = previous.model_copy(
         update={
             "candidates": rescored,
@@ -115,11 +116,11 @@ def rescore(work: ChapterWork, ctx: RunContext) -> None:
     selection.why = f"re-ranked: {selection.why}"
     work.entry = _with_chosen(entry, best, selection)
     if best.id != previous.selected:
-        work.image = images[best.id]
+        work.png = files[best.id]
     work.log.info("candidates_rescored", selected=best.id, previous=previous.selected)
 
 
-def _read(ctx: RunContext, candidate: Candidate) -> Image.Image:
+def _read(ctx: RunContext, candidate: Candidate) -> tuple[Image.Image, bytes]:
     if candidate.file is None:
         raise PickRefused(
             f"candidate {candidate.id} was not kept (selection.keep_candidates was false)"

@@ -1,7 +1,8 @@
 """Choose a chapter's image among its candidates, with a sentence a person can read.
 
-Only a candidate that passed every check can be chosen; among those the highest total
-wins (the earlier one on a tie: it was paid for first and nothing beats it)."""
+Only a candidate that passed every check can be chosen. Among those, a judged one wins
+over one the judge could not score (a judge that failed must not be an advantage),
+then the highest total (the earlier one on a tie: it was paid for first)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate, Selection] | None:
     passing = [c for c in candidates if c.passed]
     if not passing:
         return None
-    best = max(passing, key=lambda c: (c.total, -candidates.index(c)))
+    best = max(passing, key=lambda c: (c.judge_score is not None, c.total, -candidates.index(c)))
     method = "judge" if best.judge_score is not None else "checks"
     return best, Selection(method=method, why=explain(best, candidates))
 
@@ -34,7 +35,14 @@ def explain(best: Candidate, candidates: list[Candidate]) -> str:
     )
     parts = [f"{best.id} scored {best.total:.0f}, {basis}"]
     failed = [f"{c.id} failed {', '.join(c.failures())}" for c in others if not c.passed]
-    beaten = [f"{c.id} {c.total:.0f}" for c in others if c.passed]
+    # "unjudged" only matters beside a judged winner: it says why a higher checks
+    # score lost.
+    judged = best.judge_score is not None
+    beaten = [
+        f"{c.id} {c.total:.0f}" + (" unjudged" if judged and c.judge_score is None else "")
+        for c in others
+        if c.passed
+    ]
     if beaten:
         parts.append("ahead of " + ", ".join(beaten))
     if failed:

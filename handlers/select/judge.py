@@ -110,6 +110,8 @@ class MalformedVerdict(ValueError):
 def parse_reply(text: str) -> JudgeReply:
     """The JSON object in the reply (fences and stray prose around it are forgiven)."""
     body = text.strip()
+    if not body:
+        raise MalformedVerdict("an empty reply")
     fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.DOTALL)
     if fenced:
         body = fenced.group(1).strip()

@@ -35,10 +35,13 @@ class Measures:
 
 def measure(image: Image.Image) -> Measures:
     gray = image.convert("L")
-    small = gray.resize(
-        (EDGE_WIDTH, max(1, round(gray.height * EDGE_WIDTH / gray.width))),
-        Image.Resampling.BILINEAR,
-    )
+    # Down only: an upscaled small frame would look blurred by the upscaling itself.
+    small = gray
+    if gray.width > EDGE_WIDTH:
+        small = gray.resize(
+            (EDGE_WIDTH, max(1, round(gray.height * EDGE_WIDTH / gray.width))),
+            Image.Resampling.BILINEAR,
+        )
     stat = ImageStat.Stat(small)
     histogram = small.histogram()
     pixels = max(1, small.width * small.height)

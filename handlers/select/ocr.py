@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import glob
 import os
-import threading
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,10 @@ MIN_CONFIDENCE = 50.0
 MAX_WIDTH = 1280
 _TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata")
 
-_local = threading.local()
+# Engines are lent out, not kept per thread: each holds about 10 MB beyond the shared
+# models (the first about 60 MB), and only as many as read at once are ever made
+# (the run's CPU slots, two by default).
+_idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
 
 class OCRUnavailable(Exception):
@@ -55,9 +60,11 @@ def tessdata_dir() -> str:
     )
 
 
-def _engine() -> Any:
-    engine = getattr(_local, "engine", None)
-    if engine is None:
+@contextmanager
+def _engine() -> Iterator[Any]:
+    try:
+        engine = _idle.get_nowait()
+    except queue.Empty:
         try:
             import tesserocr
         except ImportError as e:
@@ -68,8 +75,20 @@ def _engine() -> Any:
         engine = tesserocr.PyTessBaseAPI(
             path=tessdata_dir(), lang=LANGUAGES, psm=tesserocr.PSM.AUTO
         )
-        _local.engine = engine
-    return engine
+    try:
+        yield engine
+    finally:
+        _idle.put(engine)
+
+
+def warm_up() -> None:
+    """Load one engine now (about 0.3 s of CPU) so the first candidate does not wait for
+    it; a run starts this beside its first paid call."""
+    try:
+        with _engine():
+            pass
+    except OCRUnavailable:
+        pass  # said once per candidate where it matters, by the text check
 
 
 def read_words(image: Image.Image) -> list[Word]:
@@ -79,19 +98,19 @@ def read_words(image: Image.Image) -> list[Word]:
     gray = image.convert("L")
     if gray.width > MAX_WIDTH:
         gray = gray.resize((MAX_WIDTH, round(gray.height * MAX_WIDTH / gray.width)))
-    engine = _engine()
-    engine.SetImage(gray)
-    engine.Recognize()
     words: list[Word] = []
-    iterator = engine.GetIterator()
-    if iterator is None:
-        return words
-    for item in iterate_level(iterator, RIL.WORD):
-        try:
-            text = item.GetUTF8Text(RIL.WORD)
-        except RuntimeError:  # an empty word box
-            continue
-        confidence = float(item.Confidence(RIL.WORD))
-        if text.strip() and confidence >= MIN_CONFIDENCE:
-            words.append(Word(text.strip(), confidence))
+    with _engine() as engine:
+        engine.SetImage(gray)
+        engine.Recognize()
+        iterator = engine.GetIterator()
+        if iterator is None:
+            return words
+        for item in iterate_level(iterator, RIL.WORD):
+            try:
+                text = item.GetUTF8Text(RIL.WORD)
+            except RuntimeError:  # an empty word box
+                continue
+            confidence = float(item.Confidence(RIL.WORD))
+            if text.strip() and confidence >= MIN_CONFIDENCE:
+                words.append(Word(text.strip(), confidence))
     return words

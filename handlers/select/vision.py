@@ -87,8 +87,6 @@ class AnthropicJudge(_VisionJudge):
             for block in (msg.content or [])
             if getattr(block, "type", None) == "text"
         )
-        if not text.strip():
-            raise MalformedResponse(f"anthropic:{self.model} judge answered no text")
         u = msg.usage
         return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
 
@@ -123,9 +121,9 @@ class OpenAIJudge(_VisionJudge):
         choice = resp.choices[0]
         if choice.finish_reason == "content_filter":
             raise ContentRejected(f"openai:{self.model} content filter stopped the judge")
+        # An empty answer is a verdict the rubric cannot use: the judge asks once more
+        # (handlers/run/candidates.py), it is not a transport fault to retry here.
         text = choice.message.content or ""
-        if not text.strip():
-            raise MalformedResponse(f"openai:{self.model} judge answered an empty message")
         u = resp.usage
         return text, {
             "input_tokens": getattr(u, "prompt_tokens", 0) or 0,

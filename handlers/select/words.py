@@ -3,7 +3,12 @@
 Folding: Turkish dotted and dotless i are distinct letters (İ/i, I/ı), and Python's
 str.lower() gets them wrong ("İ".lower() is "i" plus a combining dot). Matching also
 forgives what OCR often drops (the dots and cedillas: ş/s, ğ/g, ı/i) and Turkish
-suffixes ("işlem" in the chapter, "işlemler" in the image)."""
+suffixes ("işlem" in the chapter, "işlemler" in the image).
+
+A word that is not the chapter's own is garbled when it is no word of English or
+Turkish either: wordfreq's word lists (bundled with the package, no download) know
+inflected Turkish forms ("uygulaması", "zinciri") and English terms ("blockchain"),
+and not letter soup ("Duzcsl", "Xqzv") or a model's misspellings ("Tranaction")."""
 
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import wordfreq
+
 _LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
-_VOWELS = frozenset("aeiouöüı")
+LANGUAGES = ("en", "tr")
 MIN_LETTERS = 3
 PREFIX = 4
 FUZZY = 0.8
@@ -58,19 +65,9 @@ def matches(word: str, vocab: set[str]) -> bool:
     return False
 
 
-def looks_garbled(word: str) -> bool:
-    """Letter soup rather than a word of any language: no vowel, five consonants in a
-    row, or capitals inside the word ("XqZv", "Wnnt", "blRp")."""
-    folded = turkish_fold(word)
-    if not any(ch in _VOWELS for ch in folded):
-        return True
-    run = 0
-    for ch in folded:
-        run = 0 if ch in _VOWELS else run + 1
-        if run >= 5:
-            return True
-    inner = word[1:]
-    return any(ch.isupper() for ch in inner) and not word.isupper()
+def is_word(word: str) -> bool:
+    """A word of English or Turkish (in wordfreq's small lists: about 30,000 each)."""
+    return any(wordfreq.zipf_frequency(word, lang, wordlist="small") > 0 for lang in LANGUAGES)
 
 
 @dataclass(frozen=True)
@@ -89,5 +86,5 @@ def assess(found: list[str], vocab: set[str]) -> TextFindings:
     if not words:
         return TextFindings([], 1.0, 0.0)
     own = [w for w in words if matches(w, vocab)]
-    garbled = [w for w in words if w not in own and looks_garbled(w)]
+    garbled = [w for w in words if w not in own and not is_word(w)]
     return TextFindings(words, len(own) / len(words), len(garbled) / len(words))

@@ -396,6 +396,11 @@ class Sandbox:
             ("image", "concurrency"): 2,
             # Image prompts come from the chapters or a template: no chat calls.
             ("prompt", "writer"): "template",
+            # One image per generated chapter, no judge: these tests count images and
+            # calls to prove the unit's promises (tests/test_selection_wire.py covers
+            # candidates and judging).
+            ("selection", "candidates"): 1,
+            ("selection", "judge"): "none",
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0  # host PID of the sandbox's systemd

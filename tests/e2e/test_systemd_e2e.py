@@ -454,3 +454,72 @@ def test_watchdog_restarts_a_hung_daemon(box: Sandbox) -> None:
         "NRestarts": after["NRestarts"],
         "ActiveState": "active",
     }
+
+
+def test_permission_faults_are_clear_errors_and_nothing_is_lost(box: Sandbox) -> None:
+    """As the unit's own unprivileged user (and the CLI run as that user): an unreadable
+    chapters.json, an images/ folder it may not write, an unreadable marker. Each is a
+    clear error naming the file and what to do; the daemon keeps serving; nothing that
+    was produced is lost."""
+    box.systemctl("start", UNIT)
+    # 1. chapters.json readable by root only.
+    unreadable = drop_episode(box.outputs, "ep-unreadable")
+    os.chown(unreadable / "chapters.json", 0, 0)
+    os.chmod(unreadable / "chapters.json", 0o600)
+    job = wait_job(box, "ep-unreadable")
+    assert job["STATUS"] == "failed", job
+    assert "chapters.json: cannot open chapters.json: Permission denied" in job["MESSAGE"], job
+    assert "readable by the service's group" in job["MESSAGE"], job
+
+    # 2. A finished episode whose images/ the service may no longer write.
+    done = drop_episode(box.outputs, "ep-readonly")
+    assert wait_job(box, "ep-readonly")["STATUS"] == "ok"
+    images = done / "images"
+    before = {p.name: p.read_bytes() for p in images.iterdir() if p.is_file()}
+    os.chown(images, 0, 0)
+    os.chmod(images, 0o755)
+    marker = images / "ch02.png.stale"
+    marker.write_text('{"invalidated_by": "test", "reason": "redo"}')
+    job = box.wait_journal(
+        lambda e: e.get("EVENT") == "job_finished" and e.get("STATUS") == "failed",
+        f"_SYSTEMD_INVOCATION_ID={invocation(box)}",
+        "EPISODE_ID=ep-readonly",
+        timeout=30,
+    )
+    assert "Permission denied" in job["MESSAGE"] and "writable by its group" in job["MESSAGE"]
+    after = {p.name: p.read_bytes() for p in images.iterdir() if p.is_file()}
+    assert {k: v for k, v in after.items() if k != marker.name} == before  # nothing lost
+
+    # The CLI, run as the service's user, says the same and exits 1.
+    cli = box.run(
+        [
+            "setpriv",
+            f"--reuid={SERVICE_ID}",
+            f"--regid={SERVICE_ID}",
+            "--clear-groups",
+            str(box.venv / "bin" / "imagegen"),
+            "run",
+            "--config",
+            str(box.config_path),
+            str(done),
+        ],
+        check=False,
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "[FAIL] ep-readonly" in cli.stdout and "Permission denied" in cli.stdout
+
+    # 3. An unreadable marker still asks for its chapter (a note nobody may read is
+    # still a request) and is removed once served.
+    os.chown(images, SERVICE_ID, SERVICE_ID)
+    os.chmod(images, 0o2775)
+    marker.unlink()
+    secret_marker = images / "ch03.png.stale"
+    secret_marker.write_text("{}")
+    os.chmod(secret_marker, 0o600)
+    assert wait_job(box, "ep-readonly")["STATUS"] == "ok"
+    wait_until(lambda: not secret_marker.exists() or None, 10, "the marker to be served")
+
+    # The daemon kept serving throughout.
+    drop_episode(box.outputs, "ep-after")
+    assert wait_job(box, "ep-after")["STATUS"] == "ok"
+    assert box.show("ActiveState")["ActiveState"] == "active"

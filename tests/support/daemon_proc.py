@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.env import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,9 +36,10 @@ class DaemonProcess:
         self.log_path = log_path or outputs.parent / "daemon.log"
         self.env = {
             k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("IMAGEGEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_", "INVOCATION_"))
-            and k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+            for k, v in child_env(
+                ("IMAGEGEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_", "INVOCATION_")
+            ).items()
+            if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
         }
         self.env.update(env or {})
         self.proc: subprocess.Popen[bytes] | None = None

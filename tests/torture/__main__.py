@@ -13,7 +13,15 @@ import time
 from pathlib import Path
 
 from daemon.logging import configure_logging
-from tests.torture import api_faults, crash_anywhere, disk_full, hostile_input, secrets_scan, storms
+from tests.torture import (
+    api_faults,
+    crash_anywhere,
+    disk_full,
+    hostile_input,
+    races,
+    secrets_scan,
+    storms,
+)
 from tests.torture.report import Row, table, write_json
 
 
@@ -27,6 +35,7 @@ def run_all(full: bool) -> list[Row]:
             ("hostile input", lambda: hostile_input.run(full)),
             ("event storms", lambda: storms.run(full, work)),
             ("disk full", lambda: disk_full.run(full, work)),
+            ("races", lambda: races.run(full, work)),
         ):
             t0 = time.monotonic()
             print(f"-- {name} ...", file=sys.stderr, flush=True)

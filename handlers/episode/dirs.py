@@ -1,0 +1,82 @@
+"""The open folders of one episode for one run: the episode folder, opened from the
+outputs root down without following a symlink, and its `images/`, `provenance/`,
+`render/` and candidate folders, each created on first need and then only used through
+its handle. The episode folder itself is never created."""
+
+from __future__ import annotations
+
+import threading
+
+from handlers.episode import layout
+from handlers.episode.paths import EpisodePaths
+from handlers.files.dirs import Dir
+
+
+class EpisodeDirs:
+    def __init__(self, paths: EpisodePaths) -> None:
+        self.paths = paths
+        self.root = Dir.open(paths.root)
+        try:
+            self.episode = self.root.descend(paths.dir.relative_to(paths.root))
+        except BaseException:
+            self.root.close()
+            raise
+        self._opened: dict[tuple[str, ...], Dir] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.root.close()
+
+    def __enter__(self) -> EpisodeDirs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def gone(self) -> str | None:
+        """What happened to the episode folder (or one of ours inside it) since the run
+        opened it; None while all are where they were."""
+        problem = self.episode.where()
+        if problem is not None:
+            return problem
+        with self._lock:
+            opened = list(self._opened.values())
+        for directory in opened:
+            problem = directory.where()
+            if problem is not None:
+                return problem
+        return None
+
+    # -- our folders ----------------------------------------------------------------------
+
+    def images(self, create: bool = False) -> Dir | None:
+        return self._sub((layout.IMAGES_DIR,), create)
+
+    def provenance(self, create: bool = False) -> Dir | None:
+        return self._sub((layout.PROVENANCE_DIR,), create)
+
+    def render(self, create: bool = False) -> Dir | None:
+        return self._sub((layout.RENDER_DIR,), create)
+
+    def candidates(self, chapter_id: str, create: bool = False) -> Dir | None:
+        return self._sub((layout.IMAGES_DIR, layout.CANDIDATES_DIR, chapter_id), create)
+
+    def _sub(self, parts: tuple[str, ...], create: bool) -> Dir | None:
+        """The folder at `parts` below the episode: opened once, created (each level)
+        when `create`, None when it does not exist and may not be created."""
+        with self._lock:
+            found = self._opened.get(parts)
+            if found is not None:
+                return found
+            current = self.episode
+            for depth in range(1, len(parts) + 1):
+                key = parts[:depth]
+                known = self._opened.get(key)
+                if known is None:
+                    name = parts[depth - 1]
+                    if current.stat(name) is None and not create:
+                        return None
+                    known = current.make_dir(name) if create else current.open_dir(name)
+                    self._opened[key] = known
+                current = known
+            return current

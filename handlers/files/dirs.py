@@ -1,0 +1,231 @@
+"""Directories opened once and used through their handles: every file of an episode is
+read, written, renamed and removed relative to an open directory (`dir_fd=`), never by
+a path resolved again later. A symlink or a swapped folder cannot move a write between
+a check and its use, and a folder deleted or moved away during a run is noticed
+(`where()`) before the next write or paid call, instead of being silently recreated.
+
+    root = Dir.open(outputs_root)             # the one path resolved, once
+    episode = root.descend(Path("ep001"))      # each step O_NOFOLLOW
+    images = episode.make_dir("images")        # created on first need, never followed
+    images.write_bytes("ch01.png", data)       # temp file, fsync, rename, fsync: atomic
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+from typing import Any
+
+from handlers.errors import ConfinementError, ImagegenError
+from handlers.files.atomic import FILE_MODE, TMP_SUFFIX, encode_json
+from handlers.files.reading import parse_json, read_at
+from handlers.hashing import sha256_bytes
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_OPEN_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Gone(ImagegenError):
+    """A directory of the run was deleted, moved or replaced while the run held it."""
+
+
+class Dir:
+    """One open directory. `path` is for messages only: nothing is opened by it."""
+
+    def __init__(self, fd: int, path: Path, parent: Dir | None = None, name: str = "") -> None:
+        self.fd = fd
+        self.path = path
+        self.parent = parent
+        self.name = name
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
+        self._children: list[Dir] = []
+
+    # -- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path) -> Dir:
+        """The outputs root: the one directory opened by its (already resolved) path."""
+        return cls(os.open(root, _OPEN_DIR), root)
+
+    def open_dir(self, name: str) -> Dir:
+        """A subdirectory, refusing a symlink in its place."""
+        _check_name(name)
+        try:
+            fd = os.open(name, _OPEN_DIR | os.O_NOFOLLOW, dir_fd=self.fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                st = self.stat(name)
+                if st is not None and stat.S_ISLNK(st.st_mode):
+                    raise ConfinementError(
+                        f"{self.path / name} is a symlink; imagegen does not write through "
+                        "symlinks (remove it: imagegen makes the folder itself)"
+                    ) from None
+                raise ConfinementError(f"{self.path / name} is not a directory") from None
+            raise
+        child = Dir(fd, self.path / name, self, name)
+        self._children.append(child)
+        return child
+
+    def make_dir(self, name: str) -> Dir:
+        """A subdirectory, created when missing (never through a symlink)."""
+        self.check()
+        with contextlib.suppress(FileExistsError), self._named(name):
+            os.mkdir(name, 0o777, dir_fd=self.fd)
+        return self.open_dir(name)
+
+    def descend(self, relative: PurePath) -> Dir:
+        """A directory below this one, each step opened without following a symlink."""
+        current = self
+        for part in relative.parts:
+            current = current.open_dir(part)
+        return current
+
+    def close(self) -> None:
+        for child in self._children:
+            child.close()
+        self._children.clear()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- still there? ---------------------------------------------------------------------
+
+    def where(self) -> str | None:
+        """None while this directory and every parent up to the root still sit where
+        the run found them; else what happened, for the log."""
+        node: Dir | None = self
+        while node is not None and node.parent is not None:
+            if os.fstat(node.fd).st_nlink == 0:
+                return f"{node.path} was deleted"
+            try:
+                st = os.stat(node.name, dir_fd=node.parent.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return f"{node.path} was moved away or deleted"
+            if (st.st_dev, st.st_ino) != node._identity:
+                return f"{node.path} was replaced (now another folder or a symlink)"
+            node = node.parent
+        return None
+
+    def check(self) -> None:
+        """Raise Gone when this directory is no longer where the run found it."""
+        problem = self.where()
+        if problem is not None:
+            raise Gone(f"{problem} during the run; nothing more is written or paid for")
+
+    # -- files ----------------------------------------------------------------------------
+
+    def write_bytes(self, name: str, data: bytes, *, durable: bool = True) -> None:
+        """Temp file beside the target, fsync, rename over it, fsync the folder: a reader
+        sees the old file or the new one, never half of one. `durable=False` skips the
+        fsyncs, for files made again from others when lost (thumbnails, galleries)."""
+        _check_name(name)
+        self.check()
+        existing = self.stat(name)
+        if existing is not None and stat.S_ISLNK(existing.st_mode):
+            raise ConfinementError(
+                f"{self.path / name} is a symlink; imagegen does not write through symlinks"
+            )
+        # A leading dot and the .tmp suffix: the watcher's whitelist never matches these.
+        temp = f".{name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+        with self._named(name):
+            fd = os.open(temp, _OPEN_TEMP, 0o600, dir_fd=self.fd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fchmod(f.fileno(), FILE_MODE)
+                if durable:
+                    os.fsync(f.fileno())
+            with self._named(name):
+                os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp, dir_fd=self.fd)
+            raise
+        if durable:
+            os.fsync(self.fd)
+
+    def write_json(self, name: str, obj: Any) -> str:
+        """Write `obj` as UTF-8 JSON; return the sha256 of the bytes written."""
+        data = encode_json(obj)
+        self.write_bytes(name, data)
+        return sha256_bytes(data)
+
+    def read_bytes(self, name: str, *, max_bytes: int, what: str) -> bytes:
+        """A small regular file: never through a symlink, never blocking on a FIFO, never
+        past `max_bytes`. InputError says what is wrong with it."""
+        _check_name(name)
+        return read_at(self.fd, name, max_bytes=max_bytes, what=what, where=self.path / name)
+
+    def read_json(self, name: str, *, max_bytes: int, what: str) -> Any:
+        """A small JSON file: InputError (missing, not regular, too big) or ValueError."""
+        return parse_json(self.read_bytes(name, max_bytes=max_bytes, what=what))
+
+    def stat(self, name: str) -> os.stat_result | None:
+        """lstat of an entry, or None when there is none."""
+        _check_name(name)
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def remove(self, name: str) -> bool:
+        """Unlink an entry (a file or a symlink, never what it points to); False when
+        there was none."""
+        _check_name(name)
+        self.check()
+        try:
+            with self._named(name):
+                os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def names(self) -> list[str]:
+        return os.listdir(self.fd)
+
+    @contextlib.contextmanager
+    def _named(self, name: str) -> Iterator[None]:
+        """OSErrors of a call by handle name the whole path, for the operator."""
+        try:
+            yield
+        except OSError as e:
+            if e.filename is None or e.filename == name or not str(e.filename).startswith("/"):
+                e.filename = str(self.path / name)
+            raise
+
+
+def _check_name(name: str) -> None:
+    # Names come from layout.py and validated chapter ids; this is the last line of
+    # defence, should one ever carry a path.
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfinementError(f"{name!r} is not a plain file name")
+
+
+def sweep_temp_files(folder: Dir) -> list[str]:
+    """Remove the temp files a killed writer left in `folder`. Called under the episode
+    lock, so no live writer of ours can own one. Returns the names removed."""
+    removed: list[str] = []
+    for name in folder.names():
+        st = folder.stat(name)
+        if (
+            name.startswith(".")
+            and name.endswith(TMP_SUFFIX)
+            and st is not None
+            and stat.S_ISREG(st.st_mode)
+            and folder.remove(name)
+        ):
+            removed.append(name)
+    return removed
