@@ -27,7 +27,7 @@ from handlers.errors import ConfinementError
 from handlers.imagegen import RunRequest, pick, rebuild_media_db, run, status
 from handlers.outputs import gallery, media_sink
 from handlers.outputs.markers import write_marker
-from tests.conftest import REPO, snapshot, write_episode
+from tests.conftest import REPO, demo_doc, snapshot, write_episode
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -272,6 +272,20 @@ def test_an_images_folder_leading_out_of_the_root_is_never_indexed(outputs, sett
             gallery.write_episode_gallery(dirs)
         assert "is a symlink" in gallery.episode_page(dirs, served=True)  # says why only
     assert snapshot(elsewhere) == outside  # no gallery, no thumbnail written out there
+
+
+def test_an_episode_named_in_no_encoding_is_indexed_and_shown(outputs, settings):
+    name = os.fsdecode(b"ep-\xff\xfe")  # not UTF-8: Python holds it as lone surrogates
+    write_episode(outputs, "ep001")
+    doc = demo_doc()
+    doc["episode_id"] = "ep-bytes"  # the folder's name differs: a warning, not an error
+    episode = write_episode(outputs, name, doc)
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "ok" and not any("media" in w for w in result.warnings), result
+    assert run(outputs / "ep001", RunRequest(), settings).outcome == "ok"  # a rebuild walks it
+    ids = {r.episode_id for r in status(settings)}
+    assert ids == {"ep001", "ep-\\xff\\xfe"}
+    assert (episode / "images/index.html").is_file() and (outputs / "index.html").is_file()
 
 
 def test_up_to_date_job_writes_no_row_and_touches_nothing(episode, settings):

@@ -42,7 +42,7 @@ class AssetRow:
     duration_seconds: float | None = None
 
     def metadata_json(self) -> str:
-        return json.dumps(self.metadata, ensure_ascii=False, sort_keys=True)
+        return text(json.dumps(self.metadata, ensure_ascii=False, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def _manifest_rows(dirs: EpisodeDirs, manifest: Manifest, rows: EpisodeRows) -> 
     paths = dirs.paths
     rows.chapters = len(manifest.chapters)
     rows.cumulative_cost_usd = manifest.cumulative_cost_usd
-    rows.updated_at = manifest.updated_at
+    rows.updated_at = _opt(manifest.updated_at)
     rows.failed = sum(1 for e in manifest.chapters if not e.ok and e.status != "skipped")
     _add(
         rows,
@@ -206,7 +206,7 @@ def _provenance_rows(
         if isinstance(item, dict) and isinstance(item.get("sha256"), str):
             rows.prompts.append(
                 PromptUse(
-                    sha256=item["sha256"],
+                    sha256=text(item["sha256"]),
                     name=_opt(item.get("name")),
                     source=_opt(item.get("source")),
                     text=_opt(item.get("text")),
@@ -219,9 +219,9 @@ def _provenance_rows(
         cost = job.get("cost_usd")
         rows.runs.append(
             RunRow(
-                job_id=job["job_id"],
+                job_id=text(job["job_id"]),
                 trigger=_opt(job.get("trigger")),
-                started_at=job["started_at"],
+                started_at=text(job["started_at"]),
                 finished_at=_opt(job.get("finished_at")),
                 status=_opt(job.get("outcome")) or "unknown",
                 counts={k: v for k in RUN_COUNTS if isinstance(v := job.get(k), int)},
@@ -278,7 +278,7 @@ def _add(
             size_bytes=st.st_size,
             created_at=file_time(st.st_mtime_ns),
             metadata=metadata,
-            prompt_sha256=prompt_sha256,
+            prompt_sha256=_opt(prompt_sha256),
         )
     )
     return True

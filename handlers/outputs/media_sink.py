@@ -25,7 +25,7 @@ from handlers.episode.paths import EpisodePaths, episode_paths
 from handlers.episode.tree import find_episodes
 from handlers.errors import ImagegenError
 from handlers.outputs import media_db
-from handlers.outputs.media_rows import EpisodeRows, PromptUse, RunRow, episode_rows
+from handlers.outputs.media_rows import EpisodeRows, PromptUse, RunRow, episode_rows, text
 from handlers.outputs.provenance import RUN_COUNTS
 
 log = structlog.get_logger("imagegen")
@@ -213,7 +213,7 @@ def _rebuild(conn: sqlite3.Connection, root: Path) -> None:
         except ImagegenError:
             continue  # a symlink out of the root: the handler refuses it by name
         sync_episode(conn, paths, None)
-        found.append(paths.relative)
+        found.append(text(paths.relative))
     with media_db.transaction(conn):
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS found (episode_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM found")
@@ -293,7 +293,7 @@ def read_status(root: Path, episode: str | None = None) -> list[EpisodeStatus]:
         if episode is None:
             cursor = conn.execute(_STATUS_SQL + " ORDER BY episode_id")
         else:
-            cursor = conn.execute(_STATUS_SQL + " WHERE episode_id = ?", (episode,))
+            cursor = conn.execute(_STATUS_SQL + " WHERE episode_id = ?", (text(episode),))
         return list(map(EpisodeStatus._make, cursor))
 
     return _with_db(root, query)
@@ -320,7 +320,7 @@ def episode_runs(root: Path, episode: str, limit: int = 20) -> list[RunRow]:
             "SELECT job_id, trigger, started_at, finished_at, status, "
             f"{', '.join(RUN_COUNTS)}, cost_usd, error FROM runs WHERE episode_id = ? "
             "ORDER BY finished_at DESC, id DESC LIMIT ?",
-            (episode, limit),
+            (text(episode), limit),
         )
         return [_run(row) for row in cursor]
 

@@ -14,7 +14,7 @@ from handlers.episode import layout
 from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import ImagegenError
 from handlers.outputs.entries import now_iso
-from handlers.outputs.media_rows import RunRow
+from handlers.outputs.media_rows import RunRow, text
 from handlers.outputs.provenance import RUN_COUNTS
 from handlers.result import RunResult
 
@@ -41,13 +41,14 @@ def after_job(dirs: EpisodeDirs, result: RunResult, *, trigger: str, started_at:
 
     try:
         result.warnings.extend(gallery.write_episode_gallery(dirs))
-    except (ImagegenError, OSError) as e:
+    except (ImagegenError, OSError, ValueError) as e:
         warn("gallery_failed", f"{paths.gallery} not written", e)
     try:
         media_sink.record_job(paths.root, paths, _unrecorded_job(result, trigger, started_at))
         episodes, total = media_sink.recent_episodes(paths.root, gallery.TREE_PAGE_EPISODES)
         gallery.write_tree_gallery(dirs.root, episodes, total)
-    except (ImagegenError, OSError, sqlite3.Error) as e:
+    except (ImagegenError, OSError, sqlite3.Error, ValueError) as e:
+        # ValueError: a name SQLite or JSON cannot take; the files are right regardless.
         warn("media_db_failed", "media database or tree gallery not updated", e)
 
 
@@ -66,11 +67,11 @@ def _unrecorded_job(result: RunResult, trigger: str, started_at: str) -> RunRow 
         return None
     return RunRow(
         job_id=uuid.uuid4().hex,
-        trigger=trigger,
+        trigger=text(trigger),
         started_at=started_at,
         finished_at=now_iso(),
         status=result.outcome,
         counts={k: getattr(result, k) for k in RUN_COUNTS},
         cost_usd=result.cost_usd,
-        error=result.message or None,
+        error=text(result.message) if result.message else None,
     )
