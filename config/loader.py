@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from config.prices import DEFAULT_PRICES, image_price_keys, priced_image_models, text_price_keys
-from config.settings import Settings, toml_data
+from config.settings import ImageModel, Settings, toml_data
 
 SYSTEM_CONFIG = Path("/etc/imagegen/imagegen.toml")
 DEFAULT_TOML = Path(__file__).with_name("imagegen.default.toml")
@@ -21,6 +21,8 @@ DEFAULT_TOML = Path(__file__).with_name("imagegen.default.toml")
 SECRET_SOURCES = {
     "openai": ("OPENAI_API_KEY", "openai_api_key"),
     "anthropic": ("ANTHROPIC_API_KEY", "anthropic_api_key"),
+    "gemini": ("GEMINI_API_KEY", "gemini_api_key"),
+    "replicate": ("REPLICATE_API_TOKEN", "replicate_api_token"),
 }
 
 
@@ -89,41 +91,58 @@ def _unpriced_models(settings: Settings) -> list[tuple[tuple[str, ...], str, str
     Settings because the message names where the model came from, as _explain does."""
     prices = {**DEFAULT_PRICES, **settings.prices}
     problems: list[tuple[tuple[str, ...], str, str]] = []
-    image = settings.image
-    links: list[tuple[tuple[str, ...], str, str, str]] = []
-    if image.provider != "offline":
-        links.append((("image", "model"), image.model, image.quality, image.size))
-    for i, link in enumerate(image.fallback):
-        if link.provider == "openai":
-            links.append(
-                (("image", "fallback", str(i), "model"), link.model, link.quality, link.size)
-            )
-    for loc, model, quality, size in links:
-        keys = image_price_keys(model, quality, size)
+    for loc, link in image_links(settings):
+        keys = image_price_keys(link.model, link.quality, link.size, link.provider)
         if not any(key in prices for key in keys):
+            suggested = keys[0] if link.provider == "openai" else keys[-1]
             problems.append(
                 (
                     loc,
-                    model,
-                    f"no price for this model at quality {quality!r}, size {size!r} "
-                    f"(priced models: {', '.join(priced_image_models(prices))}); check the "
-                    f"name, or for another model set its USD price per image under "
-                    f'[prices]: "{keys[0]}" = <USD>',
+                    link.model,
+                    f"no price for this model at quality {link.quality!r}, size {link.size!r} "
+                    f"(priced models: {', '.join(priced_image_models(prices, link.provider))}); "
+                    "check the name, or for another model set its USD price per image under "
+                    f'[prices]: "{suggested}" = <USD>',
                 )
             )
-    text_model = settings.prompt.model
-    if text_model is not None and settings.prompt.writer != "template":
+    text_models: list[tuple[tuple[str, ...], str | None]] = []
+    if settings.prompt.writer != "template":
+        text_models.append((("prompt", "model"), settings.prompt.model))
+    if settings.refine.enabled and settings.refine.critic != "rules":
+        text_models.append((("refine", "critic_model"), settings.refine.critic_model))
+    for loc, text_model in text_models:
+        if text_model is None:
+            continue
         missing = [f'"{key}" = <USD>' for key in text_price_keys(text_model) if key not in prices]
         if missing:
             problems.append(
                 (
-                    ("prompt", "model"),
+                    loc,
                     text_model,
                     "no price for this model; check the name, or set its USD prices per "
                     f"million tokens under [prices]: {', '.join(missing)}",
                 )
             )
     return problems
+
+
+def image_links(settings: Settings) -> list[tuple[tuple[str, ...], ImageModel]]:
+    """Every paid image link the settings name, with the key it is set under."""
+    image = settings.image
+    links: list[tuple[tuple[str, ...], ImageModel]] = []
+    if image.provider != "offline":
+        # "auto" with no OpenAI key serves another provider's defaults: priced already.
+        provider = "openai" if image.provider == "auto" else image.provider
+        primary = ImageModel.model_construct(
+            provider=provider, model=image.model, size=image.size, quality=image.quality
+        )
+        links.append((("image", "model"), primary))
+    for i, link in enumerate(image.fallback):
+        links.append((("image", "fallback", str(i), "model"), link))
+    for visual_type, chain in image.chains.items():
+        for i, link in enumerate(chain):
+            links.append((("image", "chains", visual_type, str(i), "model"), link))
+    return [(loc, link) for loc, link in links if link.provider != "offline"]
 
 
 def setting_source(

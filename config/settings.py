@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.providers import GENERATED_TYPES, check_other_link, with_link_defaults
+
 DEFAULT_STYLE_PREFIX = (
     "Educational explainer video still, clean modern flat illustration, "
     "high contrast, no text, 16:9 composition. "
@@ -66,14 +68,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class ImageModel(_Section):
-    """One image model of the fallback chain."""
+ImageProvider = Literal["openai", "gemini", "replicate", "offline"]
 
-    provider: Literal["openai", "offline"] = "openai"
+
+class ImageModel(_Section):
+    """One image model of a fallback chain."""
+
+    provider: ImageProvider = "openai"
     model: str = "gpt-image-1.5"
     size: str = "1536x1024"
     quality: str = "medium"
     style: Literal["vivid", "natural"] | None = None
+    # Replicate only: the model's own inputs beside the prompt (num_inference_steps, ...).
+    input: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        return with_link_defaults(data)
 
     @field_validator("size")
     @classmethod
@@ -85,31 +97,65 @@ class ImageModel(_Section):
     @model_validator(mode="after")
     def _fits_model(self) -> ImageModel:
         if self.provider == "openai":
+            if self.input:
+                raise ValueError("input is a Replicate option; openai does not take one")
             check_image_model(self.model, self.size, self.quality, self.style)
+        elif self.provider != "offline":
+            check_other_link(
+                self.provider, self.model, self.size, self.quality, self.style, self.input
+            )
         return self
 
 
 class ImageSettings(_Section):
-    provider: Literal["auto", "offline", "openai"] = Field(
-        "auto", description="auto: openai when an OpenAI key is present, else offline"
+    provider: Literal["auto", "offline", "openai", "gemini", "replicate"] = Field(
+        "auto",
+        description="auto: the first of openai, gemini, replicate whose key is present, "
+        "else offline",
     )
     model: str = "gpt-image-1.5"
     size: str = "1536x1024"
     quality: str = "medium"
     style: Literal["vivid", "natural"] | None = None
     fallback: list[ImageModel] = Field(default_factory=list)
+    # A visual type's own chain, in place of the one above (e.g. b_roll: replicate, openai).
+    chains: dict[str, list[ImageModel]] = Field(default_factory=dict)
+    # The offline renderer ends every chain with a paid link: a stand-in image when every
+    # provider failed, recorded `fallback` and tried again later.
+    fallback_offline: bool = False
     seed: int = 0
     concurrency: int = Field(3, ge=1, le=32)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        return with_link_defaults(data)
 
     @field_validator("size")
     @classmethod
     def _size_form(cls, v: str) -> str:
         return ImageModel._size_form(v)
 
+    @field_validator("chains")
+    @classmethod
+    def _known_types(cls, v: dict[str, list[ImageModel]]) -> dict[str, list[ImageModel]]:
+        for visual_type, links in v.items():
+            if visual_type not in GENERATED_TYPES:
+                raise ValueError(
+                    f"{visual_type!r} is not a visual type an image provider makes; chains "
+                    f"are for {', '.join(GENERATED_TYPES)} (title cards and talking heads "
+                    "are templates)"
+                )
+            if not links:
+                raise ValueError(f"the chain of {visual_type} is empty; give it a link or drop it")
+        return v
+
     @model_validator(mode="after")
     def _fits_model(self) -> ImageSettings:
-        if self.provider != "offline":
+        if self.provider in ("auto", "openai"):
             check_image_model(self.model, self.size, self.quality, self.style)
+        elif self.provider != "offline":
+            check_other_link(self.provider, self.model, self.size, self.quality, self.style, {})
         return self
 
 
@@ -177,6 +223,39 @@ class SelectionSettings(_Section):
     weights: JudgeWeights = Field(default_factory=JudgeWeights)
 
 
+class RefineWeights(_Section):
+    """How much each critic dimension counts in a prompt's overall score (normalised)."""
+
+    completeness: float = Field(0.25, ge=0)
+    specificity: float = Field(0.2, ge=0)
+    professionalism: float = Field(0.2, ge=0)
+    cinematography: float = Field(0.2, ge=0)
+    brand_alignment: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RefineWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one refine.weights value must be above 0")
+        return self
+
+
+class RefineSettings(_Section):
+    """The writer + critic loop that improves a prompt before any image is paid for."""
+
+    enabled: bool = True
+    max_rounds: int = Field(3, ge=1, le=10, description="writer + critic rounds per chapter")
+    threshold: float = Field(85.0, ge=0, le=100, description="stop once the critic gives this")
+    skip_above: float = Field(
+        75.0, ge=0, le=100, description="no loop when the first rule-based score reaches this"
+    )
+    critic: Literal["auto", "rules", "anthropic", "openai"] = Field(
+        "auto", description="auto: an LLM critic when its key is present, else the rules"
+    )
+    critic_model: str | None = Field(None, description="None = the critic provider's default")
+    chapter_prompts: bool = Field(False, description="also refine a chapter's own image_prompt")
+    weights: RefineWeights = Field(default_factory=RefineWeights)
+
+
 class OpenAISettings(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -188,6 +267,22 @@ class AnthropicSettings(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
     timeout_seconds: float = Field(60.0, gt=0, le=3600)
+
+
+class GeminiSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    timeout_seconds: float = Field(120.0, gt=0, le=3600)
+
+
+class ReplicateSettings(_Section):
+    # From REPLICATE_API_TOKEN or the credential replicate_api_token.
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    # A prediction that has not finished this long after its creation is canceled.
+    timeout_seconds: float = Field(300.0, gt=0, le=3600)
+    poll_seconds: float = Field(1.0, gt=0, le=60)
 
 
 class RetrySettings(_Section):
@@ -235,8 +330,11 @@ class Settings(BaseSettings):
     brand: BrandSettings = Field(default_factory=BrandSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    replicate: ReplicateSettings = Field(default_factory=ReplicateSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    refine: RefineSettings = Field(default_factory=RefineSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, float] = Field(
         default_factory=dict,

@@ -28,8 +28,8 @@ SYSLOG_IDENTIFIER = "imagegen"
 # A module constant so tests can point it at a socket of their own.
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 
-# Same pattern as handlers/retry.py `scrub`. Not imported from there because that module
-# pulls in the openai/anthropic SDKs (~1 s) and logging is set up before anything else.
+# Same pattern as handlers/api/retry.py `scrub`. Not imported from there: the daemon sees
+# only the handlers' public face, and logging is set up before anything else.
 _KEY_LIKE = re.compile(r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}")
 _REDACTED = "[redacted key]"
 

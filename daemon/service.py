@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,14 +23,24 @@ from typing import Any
 import structlog
 
 from config import ConfigError, Settings, load_settings
-from daemon import notify
-from daemon.reconcile import find_episodes, needs_job
+from daemon import notify, presence
+from daemon.events import Overflow, RawEvent
+from daemon.reconcile import Reconciler, find_episodes
 from daemon.scheduler import Scheduler
 from daemon.summary import summary_line
 from daemon.triggers import Trigger, classify
-from daemon.watcher import Overflow, RawEvent, start_observer
+from daemon.watcher import start_watcher
 from handlers.episode import layout
-from handlers.imagegen import RunRequest, RunResult, forget_verified_keys, run
+from handlers.errors import ImagegenError
+from handlers.imagegen import (
+    RunRequest,
+    RunResult,
+    forget_verified_keys,
+    load_run_machinery,
+    provider_report,
+    run,
+    validate,
+)
 
 log = structlog.get_logger("imagegen")
 
@@ -48,6 +59,7 @@ class _JobStarted:
 class _JobDone:
     episode: Path
     result: RunResult
+    started: bool  # False: it found the episode current, or locked by another process
 
 
 class Service:
@@ -64,18 +76,26 @@ class Service:
         self._reload = threading.Event()
         self.pool = ThreadPoolExecutor(settings.daemon.workers, thread_name_prefix="imagegen-job")
         self.jobs: set[Future[None]] = set()
-        self.scheduler = Scheduler(settings.daemon, self._submit, settings.max_input_bytes)
+        self.scheduler = Scheduler(
+            settings.daemon,
+            self._submit,
+            settings.max_input_bytes,
+            check_input=self._check_input,
+            report_invalid=self._report_invalid,
+        )
+        self.reconciler = Reconciler(self.root)
         self._hang_file = os.environ.get(HANG_SWITCH_ENV)
 
     # -- lifecycle --------------------------------------------------------------------
 
     def serve(self) -> int:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._presence = presence.announce(self.root)  # held until the process ends
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, self._on_signal)
         daemon_cfg = self.settings.daemon
-        self.observer = start_observer(
+        self.observer = start_watcher(
             self.root,
             self.events,
             polling=daemon_cfg.polling,
@@ -88,6 +108,8 @@ class Service:
             outputs_dir=str(self.root),
         )
         notify.ready(self._status())
+        load_run_machinery()
+        self._check_keys()
         try:
             self._loop()
         finally:
@@ -172,7 +194,7 @@ class Service:
                 # Files written before the watch on a new directory existed are never
                 # reported: look inside now.
                 for episode in find_episodes(trigger.episode):
-                    self.scheduler.add(Trigger(episode, "input", trigger.reason), now)
+                    self.scheduler.add(Trigger(episode, "input", trigger.reason, "found"), now)
                 return
             self.scheduler.add(trigger, now)
         elif isinstance(item, _JobStarted):
@@ -184,14 +206,30 @@ class Service:
             self._scan("rescan after inotify overflow")
 
     def _scan(self, why: str) -> int:
-        queued = 0
+        """Queue every episode that needs a job (and watch every directory, again after
+        an overflow); unchanged episodes are decided from the state cache."""
+        needed = self.reconciler.scan(self.observer)
         now = time.monotonic()
-        for episode in find_episodes(self.root):
-            reason = needs_job(episode)
-            if reason is not None:
-                self.scheduler.add(Trigger(episode, "scan", f"{why}: {reason}"), now)
-                queued += 1
-        return queued
+        for episode, reason in needed:
+            self.scheduler.add(Trigger(episode, "scan", f"{why}: {reason}"), now)
+        return len(needed)
+
+    def _check_input(self, episode: Path) -> str | None:
+        try:
+            validate(episode / layout.CHAPTERS, self.settings)
+        except ImagegenError as e:
+            return str(e)
+        except OSError as e:
+            return f"{episode / layout.CHAPTERS}: {e.strerror or e}"
+        return None
+
+    def _report_invalid(self, episode: Path, why: str, wait: float) -> None:
+        log.error(
+            "input_invalid",
+            episode_id=episode.name,
+            message=f"{why}. If it is still being written this clears when it is done; "
+            f"otherwise its job reports it within {wait:.0f} s",
+        )
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -201,29 +239,70 @@ class Service:
         future.add_done_callback(self.jobs.discard)
 
     def _job(self, episode: Path, reason: str) -> None:
-        self.events.put(_JobStarted(episode))
-        log.info("job_started", episode_id=episode.name, message=f"{episode.name}: {reason}")
-        request = RunRequest(trigger=f"daemon: {reason}", cancel=self.cancel, wait=False)
+        started = threading.Event()
+
+        def on_start() -> None:
+            # Under the episode lock, once the episode is found to need the run: a job
+            # another daemon on the tree has done, or is doing, never starts here.
+            started.set()
+            self.events.put(_JobStarted(episode))
+            log.info("job_started", episode_id=episode.name, message=f"{episode.name}: {reason}")
+
+        request = RunRequest(
+            trigger=f"daemon: {reason}",
+            cancel=self.cancel,
+            wait=False,
+            only_if_needed=True,
+            on_start=on_start,
+        )
         try:
             result = run(episode, request, self.settings)
         except Exception as e:  # a handler bug must cost one episode, never the daemon
             log.exception("job_crashed", episode_id=episode.name)
             result = RunResult(episode.name, "failed", f"internal error: {type(e).__name__}: {e}")
-        with contextlib.suppress(OSError):
-            (episode / layout.IMAGES_DIR / layout.RETRY_REQUEST).unlink()  # the request is served
-        self.events.put(_JobDone(episode, result))
+        skipped = not started.is_set() and result.outcome in ("up_to_date", "busy")
+        if not skipped:
+            if not started.is_set():
+                on_start()  # it failed before the lock (a path refused): still a job
+            with contextlib.suppress(OSError):
+                (episode / layout.IMAGES_DIR / layout.RETRY_REQUEST).unlink()  # served
+        self.events.put(_JobDone(episode, result, not skipped))
 
     def _job_done(self, done: _JobDone, now: float) -> None:
         result = done.result
-        self.scheduler.finished(done.episode, result.outcome, now)
+        follow_up = self.scheduler.finished(done.episode, result.outcome, now, done.started)
+        if not done.started:
+            log.debug(
+                "job_skipped",
+                episode_id=result.episode,
+                status=result.outcome,
+                message=f"{result.episode}: "
+                + ("up to date" if result.outcome == "up_to_date" else result.message),
+            )
+            return
         level = "info" if result.ok or result.outcome in ("blocked", "busy") else "error"
+        message = summary_line(result)
+        retry_in = self.scheduler.retry_in(done.episode, now)
+        fields: dict[str, str] = {}
+        if result.outcome == "failed" and follow_up:
+            # Most likely it read a file being rewritten; the follow-up tells for sure.
+            level = "warning"
+            message += " -- its input changed during the job: a follow-up job runs"
+        elif result.outcome == "failed" and retry_in is not None:
+            at = datetime.fromtimestamp(time.time() + retry_in).astimezone()
+            fields["retry_at"] = at.isoformat(timespec="seconds")
+            message += (
+                f" -- next try at {at:%H:%M:%S} (in {retry_in:.0f} s), at once when its "
+                f"input or a marker changes, or now with `imagegen retry {done.episode}`"
+            )
         getattr(log, level)(
             "job_finished",
             episode_id=result.episode,
             status=result.outcome,
             cost_usd=round(result.cost_usd, 6),
             duration_ms=round(result.duration_s * 1000),
-            message=summary_line(result),
+            message=message,
+            **fields,
         )
 
     # -- signals and reload ---------------------------------------------------------------
@@ -233,6 +312,25 @@ class Service:
             self._reload.set()
         else:
             self._stop.set()
+
+    def _check_keys(self) -> None:
+        """Ask each image provider the chains use whether it accepts its key (a free
+        request), in the background after READY: a refused key is in the log at
+        start-up, not only when an episode first needs it."""
+        settings = self.settings
+
+        def check() -> None:
+            for status in provider_report(settings, check=True):
+                if status.used_by:
+                    report = log.info if status.usable else log.error
+                    report(
+                        "image_provider_check",
+                        provider=status.provider,
+                        usable=status.usable,
+                        message=f"{status.provider}: {status.note}",
+                    )
+
+        threading.Thread(target=check, name="imagegen-key-check", daemon=True).start()
 
     def _do_reload(self) -> None:
         notify.reloading()
@@ -251,6 +349,7 @@ class Service:
             self.scheduler.settings = new.daemon
             forget_verified_keys()
             log.info("reloaded", message="configuration reloaded")
+            self._check_keys()
         notify.ready(self._status())
 
     def _status(self) -> str:

@@ -36,7 +36,7 @@ from handlers.errors import ImagegenError, LockBusy, UsageError
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs import media_sink
-from handlers.outputs.current import needs_job
+from handlers.outputs.current import needs_job, state_key
 from handlers.outputs.entries import now_iso
 from handlers.outputs.markers import marker_info
 from handlers.outputs.media_rows import RunRow
@@ -45,6 +45,7 @@ from handlers.outputs.publish import after_job
 from handlers.result import Outcome, RunRequest, RunResult
 
 if TYPE_CHECKING:
+    from handlers.run.keys import ProviderStatus
     from handlers.run.services import Services
 
 __all__ = [
@@ -61,10 +62,12 @@ __all__ = [
     "find_episodes",
     "forget_verified_keys",
     "gallery_of",
+    "load_run_machinery",
     "media_db_file",
     "needs_job",
     "pick",
     "price_table",
+    "provider_report",
     "rebuild_media_db",
     "request_retry",
     "rescore",
@@ -74,6 +77,7 @@ __all__ = [
     "review_tree_page",
     "review_version",
     "run",
+    "state_key",
     "status",
     "validate",
 ]
@@ -88,9 +92,7 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
-    # The run's machinery (Pillow, the providers) loads here: the commands that only
-    # read (status, validate, the review server) start without it.
-    from handlers.run.episode import EpisodeRun
+    from handlers.run.episode import EpisodeRun  # see load_run_machinery
 
     started = time.monotonic()
     started_at = now_iso()
@@ -108,7 +110,12 @@ def run(
                 held=dirs.episode.fd,
             ),
         ):
-            result = _guarded(name, lambda: EpisodeRun(dirs, request, settings, services).run())
+            if request.only_if_needed and _found_current(paths.dir):
+                result = RunResult(name, "up_to_date", "up to date")
+            else:
+                if request.on_start is not None:
+                    request.on_start()
+                result = _guarded(name, lambda: EpisodeRun(dirs, request, settings, services).run())
             after_job(dirs, result, trigger=request.trigger, started_at=started_at)
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
@@ -147,6 +154,26 @@ def _failure(name: str, e: ImagegenError | OSError) -> RunResult:
             "see README, Operate)"
         )
     return RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
+
+
+def provider_report(settings: Settings, *, check: bool) -> list[ProviderStatus]:
+    """One status per paid image provider (`imagegen config`, the daemon's start-up
+    check); `check` asks each one in use with a key. Loaded on use: see run()."""
+    from handlers.run.keys import provider_report as report
+
+    return report(settings, check=check)
+
+
+def load_run_machinery() -> None:
+    """Import what a run needs (the orchestrator, planning, outputs) now. `run` imports
+    it on first use, so that the daemon's start-up and the light commands do not pay
+    for it; the daemon calls this once READY, so that its first job does not either."""
+    import handlers.run.episode  # noqa: F401
+
+
+def _found_current(episode: Path) -> bool:
+    """Current by the cheap check; a blocked episode goes ahead, to say it is blocked."""
+    return not (episode / layout.CHAPTERS_STALE).exists() and needs_job(episode) is None
 
 
 @dataclass

@@ -27,6 +27,12 @@ class RunRequest:
     # Called once when the run has waited a second for the episode lock, with a line
     # naming the holder (the CLI prints it; the handler also logs it).
     on_lock_wait: Callable[[str], None] | None = None
+    # Under the episode lock, first ask the cheap check (`needs_job`) and answer
+    # "up_to_date" at once when it finds the episode current: another daemon on the
+    # same tree may have just done it. (It does not see settings changes, by design.)
+    only_if_needed: bool = False
+    # Called once the episode is locked and the run goes ahead.
+    on_start: Callable[[], None] | None = None
 
 
 @dataclass

@@ -33,17 +33,22 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("IMAGEGEN_") or name in (
             "OPENAI_API_KEY",
             "ANTHROPIC_API_KEY",
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "REPLICATE_API_TOKEN",
             "CREDENTIALS_DIRECTORY",
             "OPENAI_BASE_URL",
             "ANTHROPIC_BASE_URL",
         ):
             monkeypatch.delenv(name)
     monkeypatch.setattr("config.loader.SYSTEM_CONFIG", Path("/nonexistent/imagegen.toml"))
-    # The suites written before candidates and judging count one paid image per chapter
-    # and every chat call; they keep testing that. Tests of selection set their own
-    # values (flags and overrides win over the environment), and so do subprocesses.
+    # The suites written before candidates, judging and prompt refinement count one paid
+    # image per chapter and every chat call, and compare prompts; they keep testing that.
+    # Tests of selection and refinement set their own values (flags and overrides win
+    # over the environment), and so do subprocesses.
     monkeypatch.setenv("IMAGEGEN_SELECTION__CANDIDATES", "1")
     monkeypatch.setenv("IMAGEGEN_SELECTION__JUDGE", "none")
+    monkeypatch.setenv("IMAGEGEN_REFINE__ENABLED", "false")
 
 
 @pytest.fixture

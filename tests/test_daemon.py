@@ -175,27 +175,123 @@ def test_broken_episode_while_others_are_served(outputs, daemon):
     assert daemon.proc is not None and daemon.proc.poll() is None
 
 
-def test_retry_request_runs_at_once(outputs, daemon):
+def test_retry_request_runs_at_once_and_a_failure_says_when_it_is_retried(outputs):
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    daemon.start()
     bad = outputs / "ep-retry"
     bad.mkdir()
-    (bad / "chapters.json").write_text("{}")
-    daemon.wait_jobs("ep-retry", timeout=10)
+    (bad / "chapters.json").write_text("{not json")  # queued at start-up, to settle
+    d = DaemonProcess(outputs, settle=30.0)  # so long that only "at once" passes
+    try:
+        d.start()
+        res = subprocess.run(
+            [sys.executable, "-m", "daemon", "retry", "--outputs-dir", str(outputs), str(bad)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert res.returncode == 0 and "retry requested" in res.stdout
+        job = d.wait_jobs("ep-retry", timeout=10)[0]
+        assert job["status"] == "failed" and "invalid JSON" in job["message"]
+        assert "next try at" in job["message"] and "imagegen retry" in job["message"]
+        assert job["retry_at"]
+        assert not (bad / "images/imagegen.retry").exists()
+        time.sleep(0.5)
+        assert len(d.jobs("ep-retry")) == 1, "the request is served once"
+    finally:
+        d.kill()
+
+
+def test_retry_with_no_daemon_runs_the_episode_here(outputs):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    episode = drop(outputs, "ep-alone")
     res = subprocess.run(
-        [sys.executable, "-m", "daemon", "retry", "--outputs-dir", str(outputs), str(bad)],
+        [sys.executable, "-m", "daemon", "retry", "--outputs-dir", str(outputs), str(episode)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
     )
-    assert res.returncode == 0 and "retry requested" in res.stdout
-    daemon.wait_jobs("ep-retry", count=2, timeout=10)
-    assert not (bad / "images/imagegen.retry").exists()
+    assert res.returncode == 0, res.stderr
+    assert "no imagegen daemon is serving" in res.stdout
+    assert "[OK] ep-alone -> 3 generated, 2 templates" in res.stdout
+    assert not (episode / "images/imagegen.retry").exists()
+
+
+def test_a_finished_drop_starts_without_the_settle(outputs):
+    d = DaemonProcess(outputs, settle=30.0)
+    try:
+        d.start()
+        drop(outputs, "ep-quick")  # renamed into place: complete
+        assert d.wait_jobs("ep-quick", timeout=10)[0]["status"] == "ok"
+        episode = outputs / "ep-quick2"
+        episode.mkdir()
+        (episode / "chapters.json").write_text(json.dumps(demo_doc(), ensure_ascii=False))
+        assert d.wait_jobs("ep-quick2", timeout=10)[0]["status"] == "ok"  # closed: complete
+        time.sleep(0.5)
+        assert len(d.jobs("ep-quick")) == 1 and len(d.jobs("ep-quick2")) == 1
+    finally:
+        d.kill()
+
+
+def test_invalid_input_is_reported_at_once_and_partial_closes_give_one_job(outputs):
+    d = DaemonProcess(outputs, settle=30.0)
+    try:
+        d.start()
+        episode = outputs / "ep-chunks"
+        episode.mkdir()
+        raw = json.dumps(demo_doc(), ensure_ascii=False).encode()
+        third = len(raw) // 3
+        for chunk in (raw[:third], raw[third : 2 * third]):
+            with (episode / "chapters.json").open("ab") as f:  # open, append, close
+                f.write(chunk)
+            time.sleep(0.3)
+        reported = d.wait_for(lambda e: e.get("event") == "input_invalid", timeout=10)
+        assert len(reported) == 1 and "invalid JSON" in reported[0]["message"]
+        assert reported[0]["level"] == "error" and reported[0]["episode_id"] == "ep-chunks"
+        assert d.jobs("ep-chunks") == [], "a partial file is never judged by a job"
+        with (episode / "chapters.json").open("ab") as f:
+            f.write(raw[2 * third :])
+        jobs = d.wait_jobs("ep-chunks", timeout=10)
+        time.sleep(0.5)
+        assert [j["status"] for j in d.jobs("ep-chunks")] == ["ok"]
+        manifest = json.loads((episode / "images/manifest.json").read_text())
+        assert len(manifest["chapters"]) == 5 and jobs
+    finally:
+        d.kill()
+
+
+def test_at_most_two_inotify_watches_per_episode(outputs, daemon):
+    for i in range(5):
+        drop(outputs, f"ep-w{i}")
+    daemon.start()
+    for i in range(5):
+        daemon.wait_jobs(f"ep-w{i}")
+    drop(outputs, "ep-late")
+    daemon.wait_jobs("ep-late")
+    assert daemon.proc is not None
+    watches = inotify_watches(daemon.proc.pid)
+    # 6 episodes with images/, provenance/, render/: their folders and images/, the root.
+    assert watches == 2 * 6 + 1, watches
+
+
+def inotify_watches(pid: int) -> int:
+    total = 0
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        total += sum(1 for line in info.splitlines() if line.startswith("inotify wd:"))
+    return total
 
 
 def test_sighup_reloads_configuration(outputs, daemon):

@@ -16,7 +16,10 @@ from starlette.testclient import TestClient
 
 from config import Settings, load_settings
 from daemon.web import build_app
+from handlers.episode.dirs import EpisodeDirs
+from handlers.episode.paths import episode_paths
 from handlers.imagegen import RunRequest, run
+from handlers.outputs.gallery import write_episode_gallery
 from handlers.outputs.markers import write_marker
 from tests.conftest import demo_doc, snapshot, write_episode
 from tests.support.episodes import episode_doc, write_doc
@@ -70,11 +73,15 @@ def test_failed_chapter_is_listed_without_a_file(outputs, settings):
 
 def test_gallery_after_a_job(outputs, three):
     episode = hostile_episode(outputs)
-    # Another engineer's prompt refinement writes this trace; the page links it.
-    trace = episode / "images/prompts/ch02/trace.json"
-    trace.parent.mkdir(parents=True)
-    trace.write_text('{"versions": []}', encoding="utf-8")
     assert run(episode, RunRequest(), three).outcome == "ok"
+    assert "refinement trace" not in (episode / "images/index.html").read_text(encoding="utf-8")
+    # The writer + critic loop leaves this trace when it refines a prompt (the template
+    # writer here leaves none): the page links it.
+    trace = episode / "images/prompts/ch02/trace.json"
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    trace.write_text('{"rounds": []}', encoding="utf-8")
+    with EpisodeDirs(episode_paths(outputs, episode)) as dirs:
+        assert write_episode_gallery(dirs) == []
     page = (episode / "images/index.html").read_text(encoding="utf-8")
     manifest = json.loads((episode / "images/manifest.json").read_text(encoding="utf-8"))
 
@@ -137,10 +144,6 @@ def test_gallery_made_for_an_older_episode_and_thumbnails_pruned(episode, three)
 def test_gallery_write_is_fast_and_up_to_date_runs_do_not_touch_it(outputs, three):
     episode = write_doc(outputs, "ep15", episode_doc("ep15", 15))
     run(episode, RunRequest(), three)
-    from handlers.episode.dirs import EpisodeDirs
-    from handlers.episode.paths import episode_paths
-    from handlers.outputs.gallery import write_episode_gallery
-
     with EpisodeDirs(episode_paths(outputs, episode)) as dirs:
         t0 = time.perf_counter()
         assert write_episode_gallery(dirs) == []

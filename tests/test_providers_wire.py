@@ -316,7 +316,10 @@ def test_bad_key_costs_one_request_and_stops_the_episode(outputs, fake_api):
     result = run(episode, RunRequest(), settings)
     assert result.outcome == "failed"
     assert "401" in result.message and "Check the API key" in result.message
-    assert len(fake_api.requests) == 1, [r.path for r in fake_api.requests]
+    # The key check (free) runs alongside the first image request; the other workers
+    # wait for its verdict, so no second image request is made.
+    paths = sorted(r.path for r in fake_api.requests)
+    assert paths == ["/v1/images/generations", "/v1/models"], paths
     assert fake_api.images_paid == 0
     assert "sk-wrong-key-0123456789" not in result.message
     assert (

@@ -1,16 +1,21 @@
 """One SDK client per (server, key, options), shared by every provider and run.
 
 Clients are thread-safe and hold connection pools: sharing them lets the daemon keep
-connections alive across episodes, and a run does not pay for SSL set-up again."""
+connections alive across episodes, and a run does not pay for SSL set-up again.
+
+Each SDK is imported on the first client made from it: importing one costs 0.4-1.8 s,
+which a run with nothing to do, or one that uses only the other SDK, must not pay."""
 
 from __future__ import annotations
 
 import threading
-
-import anthropic
-import openai
+from typing import TYPE_CHECKING
 
 from config.settings import AnthropicSettings, OpenAISettings
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 _lock = threading.Lock()
 _openai: dict[tuple[object, ...], openai.OpenAI] = {}
@@ -23,6 +28,8 @@ def openai_client(cfg: OpenAISettings) -> openai.OpenAI:
     with _lock:
         client = _openai.get(ident)
         if client is None:
+            import openai
+
             client = _openai[ident] = openai.OpenAI(
                 api_key=key,
                 base_url=cfg.base_url,
@@ -39,6 +46,8 @@ def anthropic_client(cfg: AnthropicSettings) -> anthropic.Anthropic:
     with _lock:
         client = _anthropic.get(ident)
         if client is None:
+            import anthropic
+
             client = _anthropic[ident] = anthropic.Anthropic(
                 api_key=key, base_url=cfg.base_url, timeout=cfg.timeout_seconds, max_retries=0
             )

@@ -11,22 +11,14 @@ policy (the chapter is `rejected`), 401/403 (the episode stops), unknown model
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anthropic
-import openai
 import structlog
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from config.settings import RetrySettings
 from handlers.errors import (
@@ -38,12 +30,29 @@ from handlers.errors import (
     Stopped,
 )
 
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+    from tenacity import RetryCallState
+
 log = structlog.get_logger("imagegen")
 T = TypeVar("T")
 Stopper = Callable[[], bool]
 
 _CONTENT_POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 _RETRY_STATUSES = frozenset({408, 409, 429, 529})
+_SDKS = ("openai", "anthropic")
+
+
+def sdk_errors(name: str) -> tuple[type[Exception], ...]:
+    """The exception class `name` of every SDK imported so far. The SDKs are imported on
+    first use (handlers/api/clients.py); one never imported cannot have raised."""
+    found: list[type[Exception]] = []
+    for sdk in _SDKS:
+        cls = getattr(sys.modules.get(sdk), name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            found.append(cls)
+    return tuple(found)
 
 
 class MalformedResponse(ProviderError):
@@ -102,6 +111,9 @@ def call_with_retries(
 ) -> tuple[T, int]:
     """Run `fn` (one API request) until it succeeds or may not be retried.
     Returns (result, attempts used)."""
+    # Here, not at the top: only a run that makes a paid call needs tenacity.
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
     attempts = 0
 
     def one_attempt() -> T:
@@ -160,13 +172,13 @@ def classify(exc: Exception, what: str, policy: RetrySettings) -> Exception:
     """Map an SDK exception to ours. Messages carry the provider's words, never a key."""
     if isinstance(exc, ImagegenError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
+    if isinstance(exc, sdk_errors("APITimeoutError")):
         return RetryableError(f"{what}: timed out")
-    if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
+    if isinstance(exc, sdk_errors("APIConnectionError")):
         return RetryableError(f"{what}: connection failed ({type(exc.__cause__).__name__})")
-    if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
-        return _classify_status(exc, what, policy)
-    if isinstance(exc, openai.APIResponseValidationError | anthropic.APIResponseValidationError):
+    if isinstance(exc, sdk_errors("APIStatusError")):
+        return _classify_status(exc, what, policy)  # type: ignore[arg-type]
+    if isinstance(exc, sdk_errors("APIResponseValidationError")):
         return MalformedResponse(f"{what}: malformed response body")
     if isinstance(exc, ValueError):  # JSON decoding of a broken 200 body
         return MalformedResponse(f"{what}: malformed response body ({type(exc).__name__})")
@@ -240,13 +252,21 @@ def _error_fields(exc: openai.APIStatusError | anthropic.APIStatusError) -> tupl
     return None, _clip(str(exc.message))
 
 
-_KEY_LIKE = re.compile(r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}")
+# OpenAI and Anthropic keys (sk-...), Google API keys (AIza...), Replicate tokens (r8_...).
+_KEY_LIKE = re.compile(
+    r"\b(sk|key|sess)-[A-Za-z0-9_\-*]{3,}|\bAIza[0-9A-Za-z_\-*]{6,}|\br8_[A-Za-z0-9*]{6,}"
+)
 
 
 def scrub(text: str) -> str:
     """Provider messages may echo (part of) a key, e.g. 'Incorrect API key provided:
     sk-te****'; nothing that looks like one leaves this module."""
     return _KEY_LIKE.sub("[redacted key]", text)
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """One line, at most `limit` characters, with nothing that looks like a key."""
+    return _clip(text, limit)
 
 
 def _clip(text: str, limit: int = 300) -> str:

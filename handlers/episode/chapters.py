@@ -44,6 +44,18 @@ class Visual(_In):
     type: str = Field(min_length=1)
     description: str = Field(min_length=1)
     image_prompt: str | None = None
+    # An image the generated one should follow (style, characters, composition): a path
+    # relative to the episode folder, inside the outputs root (checked when it is read).
+    reference_image: str | None = Field(None, min_length=1, max_length=500)
+
+    @field_validator("reference_image")
+    @classmethod
+    def _relative(cls, v: str | None) -> str | None:
+        if v is not None and (v.startswith(("/", "\\")) or "\0" in v):
+            raise ValueError(
+                "must be a path relative to the episode folder, e.g. 'refs/harbour.png'"
+            )
+        return v
 
 
 class Chapter(_In):

@@ -5,6 +5,7 @@ its handle. The episode folder itself is never created."""
 
 from __future__ import annotations
 
+import stat
 import threading
 
 from handlers.episode import layout
@@ -60,6 +61,39 @@ class EpisodeDirs:
 
     def candidates(self, chapter_id: str, create: bool = False) -> Dir | None:
         return self._sub((layout.IMAGES_DIR, layout.CANDIDATES_DIR, chapter_id), create)
+
+    def prompt_trace(self, chapter_id: str, create: bool = False) -> Dir | None:
+        return self._sub((layout.IMAGES_DIR, layout.PROMPTS_DIR, chapter_id), create)
+
+    def ours(self) -> list[Dir]:
+        """Every folder of ours that exists: images/, provenance/, render/ and each
+        chapter's folder under images/candidates/ and images/prompts/ (where a killed
+        writer may have left a temp file)."""
+        found = [d for d in (self.images(), self.provenance(), self.render()) if d is not None]
+        for group, opener in (
+            (layout.CANDIDATES_DIR, self.candidates),
+            (layout.PROMPTS_DIR, self.prompt_trace),
+        ):
+            parent = self._sub((layout.IMAGES_DIR, group), False)
+            if parent is None:
+                continue
+            for name in parent.names():
+                st = parent.stat(name)
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    folder = opener(name)
+                    if folder is not None:
+                        found.append(folder)
+        return found
+
+    def prompt_traces(self) -> Dir | None:
+        return self._sub((layout.IMAGES_DIR, layout.PROMPTS_DIR), False)
+
+    def forget(self, *parts: str) -> None:
+        """A folder of ours was removed by us: open it afresh when next needed."""
+        with self._lock:
+            found = self._opened.pop(parts, None)
+        if found is not None:
+            found.close()
 
     def _sub(self, parts: tuple[str, ...], create: bool) -> Dir | None:
         """The folder at `parts` below the episode: opened once, created (each level)

@@ -37,9 +37,17 @@ SELECT_SUFFIX = ".select"
 GALLERY = "index.html"
 THUMBS_DIR = "thumbs"
 THUMB_SUFFIX = ".jpg"
-# In images/prompts/<chapter_id>/: the prompt writer and critic's trace.
+
+# In images/prompts/<chapter_id>/: the writer + critic trace of the chapter's prompt:
+# 00_original.txt, 01_writer_r1.txt, 02_critic_r1.json, ..., final.txt, trace.json.
 PROMPTS_DIR = "prompts"
-PROMPT_TRACE = "trace.json"
+TRACE_ORIGINAL = "00_original.txt"
+TRACE_FINAL = "final.txt"
+TRACE_INDEX = "trace.json"
+# What each numbered step file holds: a writer's prompt, a critic's reply, or the
+# findings of candidates that all failed their checks (fed back to the writer).
+TRACE_ROLES = {"writer": ".txt", "critic": ".json", "findings": ".json"}
+MAX_TRACE_BYTES = 5_000_000
 
 # In provenance/: ours, and every stage's records end the same way.
 PROVENANCE = "imagegen_provenance.json"
@@ -54,14 +62,20 @@ STORYBOARD_DIR = "storyboard"
 STORYBOARD = "storyboard.json"
 STORYBOARD_FRAMES = ("start.png", "end.png")
 
-# At the root of the outputs tree: the tree's gallery, and our state directory (a dot
-# name: the watcher and the scan never take it for an episode) with the media database.
+# At the root of the outputs tree: the tree's gallery page; in STATE_DIR (below) the
+# media database, an index of every episode's files, rebuilt from them when lost.
 ROOT_GALLERY = "index.html"
-STATE_DIR = ".imagegen"
 MEDIA_DB = "media.sqlite3"
 
 # Temp files of atomic writes: hidden, and never matching a trigger.
 TEMP_SUFFIX = ".tmp"
+
+# The daemon's own files, per tree, in `<outputs_dir>/.imagegen/` (hidden: never taken
+# for an episode). The state cache is rebuilt from the episodes whenever it is lost.
+STATE_DIR = ".imagegen"
+STATE_CACHE = "daemon-state.json"
+# Held (shared) by every daemon serving the tree; `imagegen retry` asks it who is there.
+DAEMON_LOCK = "daemon.lock"
 
 # Size limits of the files we read back (our manifest and every stage's provenance).
 MAX_MANIFEST_BYTES = 50_000_000
@@ -111,3 +125,24 @@ def is_chapter_marker(name: str) -> bool:
 
 def is_temp_file(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def trace_step_name(number: int, role: str, round_number: int) -> str:
+    """ "01_writer_r1.txt", "02_critic_r1.json", "07_findings_r4.json"."""
+    return f"{number:02d}_{role}_r{round_number}{TRACE_ROLES[role]}"
+
+
+def is_trace_file(name: str) -> bool:
+    """A file of a prompt trace (what a new trace of the chapter replaces)."""
+    if name in (TRACE_ORIGINAL, TRACE_FINAL, TRACE_INDEX):
+        return True
+    number, _, rest = name.partition("_")
+    role, _, tail = rest.partition("_r")
+    stem, dot, ext = tail.partition(".")
+    return (
+        len(number) == 2
+        and number.isdigit()
+        and role in TRACE_ROLES
+        and stem.isdigit()
+        and dot + ext == TRACE_ROLES[role]
+    )

@@ -58,6 +58,9 @@ class EpisodePaths:
     def candidates(self, chapter_id: str) -> Path:
         return self.images / layout.CANDIDATES_DIR / chapter_id
 
+    def prompt_trace(self, chapter_id: str) -> Path:
+        return self.images / layout.PROMPTS_DIR / chapter_id
+
     def select_request(self, chapter_id: str) -> Path:
         return self.images / layout.select_name(chapter_id)
 
@@ -68,9 +71,6 @@ class EpisodePaths:
     @property
     def thumbs(self) -> Path:
         return self.images / layout.THUMBS_DIR
-
-    def prompt_trace(self, chapter_id: str) -> Path:
-        return self.images / layout.PROMPTS_DIR / chapter_id / layout.PROMPT_TRACE
 
     @property
     def storyboard_dir(self) -> Path:

@@ -193,6 +193,16 @@ class Dir:
             return False
         return True
 
+    def remove_dir(self, name: str) -> bool:
+        """Remove an empty subdirectory; False when it is not there or not empty."""
+        _check_name(name)
+        self.check()
+        try:
+            os.rmdir(name, dir_fd=self.fd)
+        except OSError:
+            return False
+        return True
+
     def names(self) -> list[str]:
         return os.listdir(self.fd)
 

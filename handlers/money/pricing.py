@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from config.prices import DEFAULT_PRICES, PRICES_DATE, image_price_keys
+from config.prices import DEFAULT_PRICES, PRICES_DATE, image_price_keys, price_name
 from config.settings import ImageModel
 
 __all__ = ["DEFAULT_PRICES", "PRICES_DATE", "PriceTable"]
@@ -19,6 +19,10 @@ __all__ = ["DEFAULT_PRICES", "PRICES_DATE", "PriceTable"]
 # model (its front matter) is not configuration, and the cap must hold for it too.
 UNKNOWN_IMAGE_PRICE = 0.25
 UNKNOWN_TEXT_PRICE = (15.0, 75.0)
+# Input tokens held for one reference image sent with a request: OpenAI's tile rule
+# gives at most 1445 for an image fitted in 2048x2048 with its short side at 768, and
+# references are sent at most 1536 px wide; Gemini counts 258 per 768 px tile.
+REFERENCE_TOKENS = 1600
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,11 @@ class PriceTable:
     def with_overrides(cls, overrides: Mapping[str, float]) -> PriceTable:
         return cls({**DEFAULT_PRICES, **overrides})
 
-    def image(self, model: str, quality: str, size: str) -> tuple[float, bool]:
+    def image(
+        self, model: str, quality: str, size: str, provider: str = "openai"
+    ) -> tuple[float, bool]:
         """(price per image, known?). `auto` sizes are priced as the widest size."""
-        for key in image_price_keys(model, quality, size):
+        for key in image_price_keys(model, quality, size, provider):
             if key in self.prices:
                 return self.prices[key], True
         return UNKNOWN_IMAGE_PRICE, False
@@ -40,33 +46,56 @@ class PriceTable:
         """(USD per image, known?) for one link of the chain; the offline renderer is free."""
         if spec.provider == "offline":
             return 0.0, True
-        return self.image(spec.model, spec.quality, spec.size)
+        return self.image(spec.model, spec.quality, spec.size, spec.provider)
 
-    def image_hold(self, spec: ImageModel, prompt: str) -> float:
-        """What to hold before one image call of `spec` with `prompt`."""
+    def image_hold(self, spec: ImageModel, prompt: str, references: int = 0) -> float:
+        """What to hold before one image call of `spec` with `prompt` and that many
+        reference images."""
         if spec.provider == "offline":
             return 0.0
-        return self.image_reservation(spec.model, spec.quality, spec.size, prompt)
+        return self.image_reservation(
+            spec.model, spec.quality, spec.size, prompt, spec.provider, references
+        )
 
-    def image_reservation(self, model: str, quality: str, size: str, prompt: str) -> float:
+    def image_reservation(
+        self,
+        model: str,
+        quality: str,
+        size: str,
+        prompt: str,
+        provider: str = "openai",
+        references: int = 0,
+    ) -> float:
         """What to hold before an image call: the per-image price plus the prompt's text
         tokens where the model bills them (counted at 2 characters a token: generous
-        for Turkish), so that the bill never exceeds the hold."""
-        price, _ = self.image(model, quality, size)
-        text_rate = self.prices.get(f"tokens:{model}:text_in_per_mtok", 0.0)
-        return price + (len(prompt) / 2 + 16) * text_rate / 1_000_000
+        for Turkish) and its reference images' tokens, so that the bill never exceeds
+        the hold."""
+        price, _ = self.image(model, quality, size, provider)
+        text_rate = self._rate(model, "text_in") or 0.0
+        image_rate = self._rate(model, "image_in") or text_rate
+        tokens = (len(prompt) / 2 + 16) * text_rate + references * REFERENCE_TOKENS * image_rate
+        return price + tokens / 1_000_000
 
     def image_from_usage(self, model: str, usage: Mapping[str, object]) -> float | None:
-        """Actual cost of a GPT image call from its token usage, when the model is priced so."""
-        text_rate = self.prices.get(f"tokens:{model}:text_in_per_mtok")
-        out_rate = self.prices.get(f"tokens:{model}:image_out_per_mtok")
+        """Actual cost of an image call from its token usage (GPT image and Gemini image
+        models), when the model is priced so. Input image tokens (references) are priced
+        at the model's image input rate where it has one."""
+        text_rate = self._rate(model, "text_in")
+        out_rate = self._rate(model, "image_out")
         if text_rate is None or out_rate is None:
             return None
         tokens_in = usage.get("input_tokens")
         tokens_out = usage.get("output_tokens")
         if not isinstance(tokens_in, int) or not isinstance(tokens_out, int):
             return None
-        return (tokens_in * text_rate + tokens_out * out_rate) / 1_000_000
+        image_in = usage.get("input_image_tokens")
+        image_in = image_in if isinstance(image_in, int) and 0 <= image_in <= tokens_in else 0
+        image_rate = self._rate(model, "image_in") or text_rate
+        cost = (tokens_in - image_in) * text_rate + image_in * image_rate + tokens_out * out_rate
+        return cost / 1_000_000
+
+    def _rate(self, model: str, kind: str) -> float | None:
+        return self.prices.get(f"tokens:{price_name(model)}:{kind}_per_mtok")
 
     def text(self, model: str) -> tuple[float, float, bool]:
         """(input, output) USD per million tokens for an LLM, and whether it was known."""

@@ -7,7 +7,10 @@ restart must not repaint, and pay for, every episode; use markers or `run --forc
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.reading import parse_json, read_json, read_regular_file
 from handlers.hashing import sha256_bytes
+from handlers.outputs.manifest import RETRY_STATUSES
 
 
 def describes(record: Any, manifest_sha256: str | None) -> bool:
@@ -24,6 +28,12 @@ def describes(record: Any, manifest_sha256: str | None) -> bool:
         and manifest_sha256 is not None
         and record.get("manifest_sha256") == manifest_sha256
     )
+
+
+# A file rewritten within its filesystem's timestamp granularity (a kernel tick; whole
+# seconds on some network filesystems) keeps its mtime: facts this fresh are not
+# trusted to stand for the content (git's "racily clean" entries).
+RACY_NS = 2_000_000_000
 
 
 def provenance_describes(provenance: Path, manifest_sha256: str | None) -> bool:
@@ -78,11 +88,14 @@ def needs_job(episode: Path) -> str | None:
         if not isinstance(entry, dict):
             return "manifest damaged"
         # Only plain failures are worth another try unasked: a rejected prompt is
-        # rejected again, and a cost-capped chapter stays capped.
-        if entry.get("status") == "failed":
-            return f"chapter {entry.get('chapter_id')} failed"
+        # rejected again, and a cost-capped chapter stays capped. An offline stand-in
+        # ("fallback") waits for its providers like a failure does.
+        status = entry.get("status")
+        if status in RETRY_STATUSES:
+            what = "failed" if status == "failed" else "has an offline stand-in"
+            return f"chapter {entry.get('chapter_id')} {what}"
         file = entry.get("file")
-        if entry.get("status") in ("generated", "template") and (
+        if status in ("generated", "template", "fallback") and (
             not isinstance(file, str) or file not in names
         ):
             return f"image of {entry.get('chapter_id')} missing"
@@ -92,3 +105,37 @@ def needs_job(episode: Path) -> str | None:
     if not provenance_describes(provenance, sha256_bytes(raw_manifest)):
         return "interrupted run"
     return None
+
+
+def state_key(episode: Path | str) -> str | None:
+    """The stat facts of everything `needs_job` reads: while they stay the same, so
+    does its verdict, and a cache of verdicts decides an unchanged episode from five
+    lstat calls. The episode and images/ directories stand for their listings (markers,
+    images, temp files). None when a fact is too fresh to trust, or unreadable."""
+    base = os.fspath(episode)
+    images = f"{base}/{layout.IMAGES_DIR}"
+    facts: list[int] = []
+    newest = 0
+    for path in (
+        base,
+        f"{base}/{layout.CHAPTERS}",
+        images,
+        f"{images}/{layout.MANIFEST}",
+        f"{base}/{layout.PROVENANCE_DIR}/{layout.PROVENANCE}",
+    ):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            facts += _ABSENT
+            continue
+        except OSError:
+            return None
+        facts += (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    if time.time_ns() - newest < RACY_NS:
+        return None
+    return hashlib.blake2b(_FACTS.pack(*facts), digest_size=16).hexdigest()
+
+
+_FACTS = struct.Struct("<" + "Qqqq" * 5)  # (inode, size, mtime_ns, ctime_ns) of each
+_ABSENT = (0, -1, -1, -1)

@@ -7,13 +7,10 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PIL import Image
-
 from handlers.episode.chapters import Chapter
 from handlers.episode.routing import Route
 from handlers.hashing import sha256_bytes
 from handlers.outputs.manifest import ManifestEntry
-from handlers.outputs.png import png_text
 
 
 @dataclass(frozen=True)
@@ -38,6 +35,7 @@ PNG_FIELDS = (
     "model",
     "prompt",
     "prompt_source",
+    "prompt_trace",
     "revised_prompt",
     "generated_at",
     "selected",
@@ -86,6 +84,11 @@ def entry_from_png(
 ) -> ManifestEntry:
     """Rebuild a chapter's entry from its image file's own metadata (`data`, read by
     the caller through the images folder)."""
+    # Pillow only here: a run whose manifest is intact never loads it to plan.
+    from PIL import Image
+
+    from handlers.outputs.png import png_text
+
     meta = png_text(data)
     native_w = native_h = None
     if "native_size" in meta and "x" in meta["native_size"]:
@@ -103,6 +106,7 @@ def entry_from_png(
         model=meta.get("model"),
         prompt=meta.get("prompt"),
         prompt_source=meta.get("prompt_source"),
+        prompt_trace=meta.get("prompt_trace"),
         revised_prompt=meta.get("revised_prompt"),
         generated_at=meta.get("generated_at"),
         width=width,

@@ -161,12 +161,12 @@ def _chapter_view(
 ) -> dict[str, Any]:
     manual = entry.selection is not None and entry.selection.method == "manual"
     prompts = _open(_open(images, layout.PROMPTS_DIR), entry.chapter_id)
-    trace = prompts is not None and prompts.stat(layout.PROMPT_TRACE) is not None
+    trace = prompts is not None and prompts.stat(layout.TRACE_INDEX) is not None
     return {
         "entry": entry,
         "description": chapter.get("description"),
         "image": _image(thumbs_dir, entry.file, entry.sha256, _shown_sha(entry)),
-        "trace_href": f"{layout.PROMPTS_DIR}/{entry.chapter_id}/{layout.PROMPT_TRACE}"
+        "trace_href": f"{layout.PROMPTS_DIR}/{entry.chapter_id}/{layout.TRACE_INDEX}"
         if trace
         else None,
         "candidates": [

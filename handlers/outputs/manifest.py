@@ -12,10 +12,21 @@ from handlers.files.dirs import Dir
 
 MANIFEST_SCHEMA = "imagegen.manifest/1"
 
+# "fallback": an offline stand-in drawn because every paid provider of the chapter's
+# chain failed; like "failed", it is tried again (the daemon's pre-check and the plan).
 Status = Literal[
-    "generated", "template", "failed", "failed_checks", "rejected", "skipped_cost_cap", "skipped"
+    "generated",
+    "template",
+    "failed",
+    "failed_checks",
+    "rejected",
+    "skipped_cost_cap",
+    "skipped",
+    "fallback",
 ]
 OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
+# Statuses worth another run unasked: the provider may be back (the daemon retries them).
+RETRY_STATUSES: frozenset[str] = frozenset({"failed", "fallback"})
 MAX_MANIFEST_BYTES = layout.MAX_MANIFEST_BYTES
 IMAGE_MIME = "image/png"
 
@@ -30,6 +41,20 @@ class Check(BaseModel):
     value: float | str | None = None
     limit: str | None = None
     detail: str = ""
+
+
+class ProviderAttempt(BaseModel):
+    """One link of the provider chain tried for an image: ok, rejected (its safety
+    system), auth_failed (key refused: the provider is off for the run), unusable (no
+    such model), failed (outage after retries), skipped (off already, or its provider
+    rejected this prompt), cost_cap (its price did not fit)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    provider: str
+    model: str
+    outcome: str
+    error: str | None = None
 
 
 class Candidate(BaseModel):
@@ -48,6 +73,12 @@ class Candidate(BaseModel):
     native_width: int | None = None
     native_height: int | None = None
     cost_usd: float = 0.0
+    # Every link of the chain tried for this image, in order, and the reference images
+    # (relative to the episode) the serving provider was sent.
+    provider_attempts: list[ProviderAttempt] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    # The offline renderer's stand-in after every paid provider failed.
+    stand_in: bool = False
     judge_cost_usd: float = 0.0
     judge_usage: dict[str, int] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
@@ -85,6 +116,9 @@ class ManifestEntry(BaseModel):
     model: str | None = None
     prompt: str | None = None
     prompt_source: str | None = None
+    # The writer + critic trace of the prompt (relative to images/) and its outcome.
+    prompt_trace: str | None = None
+    prompt_refinement: dict[str, Any] | None = None
     revised_prompt: str | None = None
     file: str | None = None
     width: int | None = None
@@ -105,6 +139,10 @@ class ManifestEntry(BaseModel):
     settings_hash: str
     generated_at: str | None = None
     error: str | None = None
+    # The chain's trail for the chapter's image (the selected candidate's, or the call
+    # that failed) and the reference images that were sent with it.
+    provider_attempts: list[ProviderAttempt] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
     # Templates get their checks here; generated chapters per candidate.
     checks: list[Check] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)

@@ -18,7 +18,8 @@ PNG_COMPRESS_LEVEL = 3
 
 def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
     """Scale to cover the frame, centre-crop, high-quality resampling."""
-    img = img.convert("RGB")
+    if img.mode != "RGB":
+        img = img.convert("RGB")  # (convert would copy an RGB image too: 5-9 MB for nothing)
     if img.size == (width, height):
         return img
     # The centred source region with the frame's aspect, resampled straight to the
@@ -26,9 +27,11 @@ def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
     scale = max(width / img.width, height / img.height)
     src_w = width / scale
     src_h = height / scale
-    left = (img.width - src_w) / 2
-    top = (img.height - src_h) / 2
-    box = (left, top, left + src_w, top + src_h)
+    # Clamped: for some sizes (1664x2496 into 1920x1080) rounding puts the box a hair
+    # outside the image, which Pillow refuses.
+    left = max(0.0, (img.width - src_w) / 2)
+    top = max(0.0, (img.height - src_h) / 2)
+    box = (left, top, min(float(img.width), left + src_w), min(float(img.height), top + src_h))
     return img.resize((width, height), Image.Resampling.LANCZOS, box=box)
 
 

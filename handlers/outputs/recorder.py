@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
-from PIL import Image
 
 from config.settings import FrameSettings
 from handlers.episode import layout
@@ -26,8 +26,13 @@ from handlers.outputs.manifest import (
     write_manifest,
 )
 from handlers.outputs.markers import marker_info
-from handlers.outputs.png import decode_image, encode_png, png_text, retag
 from handlers.outputs.thumbs import write_thumb
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# handlers.outputs.png (Pillow) is imported in the methods that make or read images: a
+# run that finds its episode current plans and ends without loading Pillow.
 
 log = structlog.get_logger("imagegen")
 
@@ -68,6 +73,8 @@ class Recorder:
     ) -> ManifestEntry:
         """The chapter's image: `img` encoded, or `png` (a kept candidate's file, at the
         frame size already) with the entry's metadata in place of the candidate's."""
+        from handlers.outputs.png import encode_png, retag
+
         name = layout.image_name(entry.chapter_id)
         if png is not None:
             data = retag(png, png_meta(entry))
@@ -100,6 +107,8 @@ class Recorder:
     ) -> tuple[str, str, bytes]:
         """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
         to images/, sha256, the PNG's bytes)."""
+        from handlers.outputs.png import encode_png
+
         folder = self.dirs.candidates(chapter_id, create=True)
         assert folder is not None
         name = layout.candidate_name(candidate)
@@ -122,6 +131,8 @@ class Recorder:
     def read_candidate(self, relative: str, sha256: str | None) -> tuple[Image.Image, bytes]:
         """A kept candidate, decoded, and its file's bytes (for a manual pick or a
         re-ranking); refused when the file is no longer the one that was checked."""
+        from handlers.outputs.png import decode_image
+
         parts = relative.split("/")
         folder = self.dirs.candidates(parts[1]) if len(parts) == 3 else None
         if folder is None or parts[0] != layout.CANDIDATES_DIR:
@@ -139,6 +150,10 @@ class Recorder:
         """Candidate files of a chapter that no manifest names (a run was killed after
         paying for them): (id, their PNG metadata, bytes, pixels), in number order.
         Unreadable ones are skipped: they are replaced, never trusted."""
+        from PIL import Image
+
+        from handlers.outputs.png import decode_image, png_text
+
         folder = self.dirs.candidates(chapter_id)
         if folder is None:
             return []

@@ -17,10 +17,9 @@ from handlers.errors import ImagegenError, InputError
 from handlers.files.dirs import Dir
 from handlers.hashing import sha256_bytes
 from handlers.outputs.entries import Fingerprint, entry_from_png
-from handlers.outputs.manifest import Manifest, ManifestEntry
+from handlers.outputs.manifest import RETRY_STATUSES, Manifest, ManifestEntry
 from handlers.outputs.markers import Marker
 from handlers.outputs.picks import Pick
-from handlers.outputs.png import png_text
 
 # An image file larger than this is not one of ours (a 4K PNG is about 25 MB).
 MAX_IMAGE_BYTES = 200_000_000
@@ -187,9 +186,13 @@ def _png_matches(images: Dir | None, name: str, fp: Fingerprint) -> bool:
     data = _read_image(images, name) if images is not None else None
     if data is None:
         return False
+    from handlers.outputs.png import png_text  # Pillow: only when a manifest is lost
+
     meta = png_text(data)
     return (
-        meta.get("chapter_hash") == fp.chapter
+        # An offline stand-in ("fallback") waits for its providers, manifest or not.
+        meta.get("status") not in RETRY_STATUSES
+        and meta.get("chapter_hash") == fp.chapter
         and meta.get("settings_hash") == fp.settings
         and (meta.get("template_hash") or None) == fp.template
     )

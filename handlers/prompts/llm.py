@@ -7,7 +7,7 @@ the model). The answer is cleaned to a bare prompt and bounded in length."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from config.settings import Settings
@@ -17,7 +17,7 @@ from handlers.api.retry import MalformedResponse, RateGate, call_with_retries
 from handlers.errors import ContentRejected
 from handlers.money.pricing import PriceTable
 from handlers.prompts.template import PromptTemplate
-from handlers.prompts.writers import PromptContext, WrittenPrompt
+from handlers.prompts.writers import REVISE, PromptContext, WrittenPrompt
 
 # dall-e-3's limit; the style prefix comes on top, so the writer gets what is left.
 MAX_PROMPT_CHARS = 3500
@@ -58,18 +58,48 @@ class _LLMWriter:
         self.style_prefix = settings.prompt.style_prefix
         self.model: str | None = settings.prompt.model or template.model
 
-    # The SDK client (anthropic or openai): both have base_url, api_key, models.list.
-    client: Any
+    @property
+    def client(self) -> Any:
+        """The SDK client (anthropic or openai): both have base_url, api_key, models.list."""
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.model}"
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         system, user = self._messages(ctx)
+        return self._call(system, user, "prompt", stopped)
+
+    def revise(
+        self,
+        ctx: PromptContext,
+        prompt: str,
+        feedback: Sequence[str],
+        stopped: Callable[[], bool] | None = None,
+    ) -> WrittenPrompt:
+        """A new version of `prompt` with the critic's `feedback` applied (refinement)."""
+        system, user = self._revise_messages(ctx, prompt, feedback)
+        return self._call(system, user, "revision", stopped)
+
+    def revise_estimate(self, ctx: PromptContext, prompt: str, feedback: Sequence[str]) -> float:
+        """The most a revision can cost: input at about 3 characters a token, output
+        at the template's max_tokens (the same rule as a first prompt's estimate)."""
+        assert self.model is not None
+        system, user = self._revise_messages(ctx, prompt, feedback)
+        tokens_in = (len(system) + len(user)) // 3 + 50
+        return self.prices.text_cost(self.model, tokens_in, self.template.max_tokens)
+
+    def _call(
+        self, system: str, user: str, what: str, stopped: Callable[[], bool] | None
+    ) -> WrittenPrompt:
         assert self.model is not None
         model = self.model
         client = self.client
         ensure_key_works(self.name, str(client.base_url), client.api_key or "", client.models.list)
         (text, usage), _ = call_with_retries(
             lambda: self._ask(model, system, user),
-            what=f"{self.name}:{model} prompt",
+            what=f"{self.name}:{model} {what}",
             policy=self.retry,
             gate=self.gate,
             stopped=stopped,
@@ -85,6 +115,15 @@ class _LLMWriter:
         return (
             self.template.render(self.template.system, values),
             self.template.render(self.template.user, values),
+        )
+
+    def _revise_messages(
+        self, ctx: PromptContext, prompt: str, feedback: Sequence[str]
+    ) -> tuple[str, str]:
+        system, user = self._messages(ctx)
+        fixes = "\n".join(f"- {line}" for line in feedback) or "- (none given)"
+        return system, REVISE.format(
+            chapter=user, prompt=prompt.removeprefix(self.style_prefix), fixes=fixes
         )
 
     def _finish(self, text: str, usage: dict[str, int]) -> WrittenPrompt:
@@ -109,7 +148,12 @@ class AnthropicWriter(_LLMWriter):
 
     def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
         super().__init__(settings, template, prices)
-        self.client = anthropic_client(settings.anthropic)
+        self._anthropic = settings.anthropic
+
+    @property
+    def client(self) -> Any:
+        # Made (and the SDK imported) on the first prompt: see handlers/api/clients.py.
+        return anthropic_client(self._anthropic)
 
     def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
         # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
@@ -140,7 +184,11 @@ class OpenAIChatWriter(_LLMWriter):
         if settings.prompt.model is None and template.model.startswith("claude"):
             # The template names a Claude model; the OpenAI writer needs one of its own.
             self.model = DEFAULT_OPENAI_CHAT_MODEL
-        self.client = openai_client(settings.openai)
+        self._openai = settings.openai
+
+    @property
+    def client(self) -> Any:
+        return openai_client(self._openai)  # made on first use, as AnthropicWriter's
 
     def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
         resp: Any = self.client.chat.completions.create(

@@ -2,7 +2,8 @@
 
 A chapter's own `visual.image_prompt` wins (style prefix prepended, no writer call).
 Otherwise a writer composes one: the template writer here (deterministic, free) or
-an LLM writer (handlers/llm_writers.py).
+an LLM writer (handlers/prompts/llm.py), which can also revise a prompt with a critic's
+fixes (handlers/prompts/refine.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ from handlers.episode.chapters import Chapter
 from handlers.prompts.template import PromptTemplate
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_DOUBLE_STOP = re.compile(r"([!?…])\.(?=\s|$)")
+
+# A revision: the chapter as for the first prompt, the current prompt and the fixes.
+REVISE = """{chapter}
+
+The current prompt (the house style is added in front of it):
+{prompt}
+
+A reviewer asks for these fixes:
+{fixes}
+
+Rewrite the prompt with every fix applied and keep what already works. Answer with the
+new prompt only."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,10 @@ class TemplateWriter:
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         text = self.template.render(self.template.prompt, ctx.values(self.template))
-        return WrittenPrompt(text=" ".join(text.split()), source="writer:template")
+        # A title that ends in "?" or "!" must not read "nedir?." once the template's
+        # own full stop follows it.
+        text = _DOUBLE_STOP.sub(r"\1", " ".join(text.split()))
+        return WrittenPrompt(text=text, source="writer:template")
 
 
 def context_for(chapter: Chapter, style_prefix: str, narration_chars: int) -> PromptContext:

@@ -15,28 +15,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import imagehash
-from PIL import Image
 
 from handlers.episode import layout
-from handlers.episode.chapters import Chapter
 from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
 from handlers.hashing import sha256_bytes
 from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso, png_meta
-from handlers.outputs.manifest import Candidate, ManifestEntry
+from handlers.outputs.manifest import Candidate, ManifestEntry, ProviderAttempt
 from handlers.outputs.png import fit_to_frame
 from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.base import ImageRequest
 from handlers.providers.chain import Served
 from handlers.run.context import ChapterWork, Made, RunContext
-from handlers.select.checks import TEXT_VISUALS, check_image
+from handlers.run.judging import judge_brief, judge_candidate
+from handlers.select.checks import check_image
 from handlers.select.choose import all_failed, choose, total
-from handlers.select.judge import Brief, MalformedVerdict, judge_jpeg, parse_reply, weighted_score
 from handlers.select.words import vocabulary
 from handlers.stop import NotStarted
 
-# A judge reply that is not the rubric's JSON is asked for once more, then given up.
-JUDGE_TRIES = 2
+__all__ = [
+    "AllCandidatesFailed",
+    "judge_brief",
+    "judge_candidate",
+    "make_candidates",
+    "recover_candidates",
+]
+
+# The candidate file's metadata key that marks an offline stand-in: never recovered as
+# a candidate after a kill (it is free to draw again, and the chapter must be retried).
+STAND_IN_META = "stand_in"
 
 
 class AllCandidatesFailed(ImagegenError):
@@ -83,6 +90,7 @@ def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
             or meta.get("settings_hash") != fp.settings
             or (meta.get("template_hash") or None) != fp.template
             or not meta.get("prompt")
+            or meta.get(STAND_IN_META)
         ):
             continue
         cost = _float(meta.get("cost_usd"))
@@ -115,20 +123,24 @@ def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
     ch = work.plan.chapter
     cfg = ctx.settings.selection
     assert work.prompt is not None
-    state = _Round()
+    # A second set (after a first that all failed its checks) goes on from the first.
+    state = _Round(candidates=list(work.earlier))
     accepted = False
     for made in work.recovered:
         accepted = _consider(work, ctx, state, made)
         if accepted:
             break
-    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else 1
-    while not accepted and len(state.candidates) < cfg.candidates:
+    first = len(work.earlier) + 1
+    number = ctx.recorder.next_candidate_number(ch.chapter_id) if cfg.keep_candidates else first
+    while not accepted and len(state.candidates) < cfg.candidates + len(work.earlier):
+        trail: list[ProviderAttempt] = []
         try:
-            served = _generate(work, ctx, len(state.candidates) + 1)
+            served = _generate(work, ctx, len(state.candidates) + 1, trail, not state.candidates)
         except (CostCapReached, NotStarted, ProviderError, AuthError, ConfigurationError) as e:
             # The candidates already paid for still make the chapter: one failure (a
             # rejected prompt, a dead provider, the cap, shutdown) stops only the next.
             if not state.candidates:
+                work.fields["provider_attempts"] = trail  # the failed entry says why
                 raise
             reason = ctx.stop.reason if isinstance(e, NotStarted) else str(e)
             state.stop_note = f"stopped after {len(state.candidates)} of {cfg.candidates}: {reason}"
@@ -139,20 +151,31 @@ def make_candidates(work: ChapterWork, ctx: RunContext) -> None:
         made = _keep(work, ctx, served, layout.candidate_id(number))
         number += 1
         accepted = _consider(work, ctx, state, made)
+        if served.stand_in:
+            # Every paid provider failed: one stand-in holds the chapter's place until
+            # the retry; more offline drawings would not make it any better.
+            state.stop_note = "an offline stand-in: every paid provider failed; tried again later"
+            break
     _finish(work, ctx, state)
 
 
 # -- one candidate --------------------------------------------------------------------
 
 
-def _generate(work: ChapterWork, ctx: RunContext, number: int) -> Served:
+def _generate(
+    work: ChapterWork,
+    ctx: RunContext,
+    number: int,
+    trail: list[ProviderAttempt],
+    stand_in: bool,
+) -> Served:
     ch = work.plan.chapter
     frame = ctx.settings.frame
     assert work.prompt is not None
     if ctx.judge_usable():
         # Not worth an image that cannot be judged: check both fit before paying.
-        spec = ctx.services.primary
-        need = ctx.services.prices.image_hold(spec, work.prompt.text)
+        spec = ctx.services.primary_for(ch.main_visual.type)
+        need = ctx.services.prices.image_hold(spec, work.prompt.text, len(work.references))
         need += ctx.judge_estimate(judge_brief(ch))
         if ctx.ledger.remaining < need:
             raise CostCapReached(
@@ -171,9 +194,10 @@ def _generate(work: ChapterWork, ctx: RunContext, number: int) -> Served:
         candidate=number,
         description=ch.main_visual.description,
         stopped=ctx.stop.stopping,
+        references=tuple(work.references),
     )
     with ctx.paid_call():
-        return ctx.chain.generate(request, work.log)
+        return ctx.chain.generate(request, work.log, trail, stand_in=stand_in)
 
 
 def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str) -> Made:
@@ -189,7 +213,15 @@ def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str)
         native_width=got.image.width,
         native_height=got.image.height,
         cost_usd=round(got.cost_usd, 6),
+        provider_attempts=served.attempts,
+        references=got.references_sent,
+        stand_in=served.stand_in,
     )
+    unsent = [ref.name for ref in work.references if ref.name not in got.references_sent]
+    if unsent:
+        record.note = f"reference image not sent ({served.step.label} takes none): " + ", ".join(
+            unsent
+        )
     frame_cfg = ctx.settings.frame
     # Not behind the CPU slots: a paid image waits for nobody's checks to be kept.
     frame = fit_to_frame(got.image, frame_cfg.width, frame_cfg.height)
@@ -271,11 +303,15 @@ def _finish(work: ChapterWork, ctx: RunContext, state: _Round) -> None:
     if state.stop_note:
         selection.why = f"{selection.why} ({state.stop_note})"
     frame_cfg = ctx.settings.frame
+    failed = [a.error for a in winner.provider_attempts if a.outcome != "ok" and a.error]
+    work.fields.update(provider_attempts=winner.provider_attempts, references=winner.references)
     work.entry = base_entry(
         ch,
         work.plan.fingerprint,
         **work.fields,
-        status="generated",
+        # An offline stand-in holds the place; like a failure it is tried again.
+        status="fallback" if winner.stand_in else "generated",
+        error="; ".join(failed) if winner.stand_in else None,
         generation_method=winner.generation_method,
         provider=winner.provider,
         model=winner.model,
@@ -301,68 +337,6 @@ def _finish(work: ChapterWork, ctx: RunContext, state: _Round) -> None:
     )
 
 
-# -- judging --------------------------------------------------------------------------
-
-
-def judge_brief(chapter: Chapter) -> Brief:
-    visual = chapter.main_visual
-    return Brief(
-        title=chapter.title,
-        visual_type=visual.type,
-        description=visual.description,
-        expects_text=visual.type in TEXT_VISUALS,
-    )
-
-
-def judge_candidate(
-    work: ChapterWork, ctx: RunContext, record: Candidate, frame: Image.Image, brief: Brief
-) -> None:
-    """Score one candidate with the vision judge: its scores, rationale and cost go
-    into `record`; a judge that gives no usable verdict leaves a note instead."""
-    judge = ctx.judge
-    assert judge is not None
-    image = judge_jpeg(frame)
-    problems: list[str] = []
-    for _ in range(JUDGE_TRIES):
-        try:
-            with (
-                ctx.api_slots,
-                ctx.ledger.hold(
-                    judge.estimate(brief), "judge", what=f"judging {record.id}"
-                ) as hold,
-            ):
-                ctx.stop.check()
-                answer = judge.ask(image, brief, ctx.stop.stopping)
-                hold.settle(answer.cost_usd, answer.usage)
-        except (CostCapReached, NotStarted) as e:
-            # The image is paid for and kept either way; only its score is missing.
-            problems.append(str(e) or "imagegen is stopping")
-            break
-        except AuthError as e:
-            ctx.judge_failed(str(e))
-            problems.append(str(e))
-            break
-        except ProviderError as e:
-            problems.append(str(e))
-            break
-        record.judge_cost_usd = round(record.judge_cost_usd + answer.cost_usd, 6)
-        for key, n in answer.usage.items():
-            record.judge_usage[key] = record.judge_usage.get(key, 0) + n
-        try:
-            reply = parse_reply(answer.text)
-        except MalformedVerdict as e:
-            problems.append(f"malformed judge reply ({e})")
-            continue
-        record.scores = reply.scores.model_dump()
-        record.judge_score = weighted_score(reply.scores, ctx.settings.selection.weights)
-        record.judge_model = f"{judge.name}:{judge.model}"
-        record.rationale = " ".join(reply.rationale.split())[:300]
-        return
-    note = "judge gave no usable verdict, ranked by checks only: " + "; ".join(problems)
-    record.note = f"{record.note}; {note}" if record.note else note
-    work.log.warning("judge_failed", candidate=record.id, error="; ".join(problems))
-
-
 # -- small helpers --------------------------------------------------------------------
 
 
@@ -386,7 +360,7 @@ def _candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
     entry = base_entry(
         work.plan.chapter,
         work.plan.fingerprint,
-        status="generated",
+        status="fallback" if record.stand_in else "generated",
         prompt=work.prompt.text if work.prompt else None,
         prompt_source=work.prompt.source if work.prompt else None,
         provider=record.provider,
@@ -400,6 +374,8 @@ def _candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
     )
     meta = png_meta(entry)
     meta["candidate"] = record.id
+    if record.stand_in:
+        meta[STAND_IN_META] = "true"
     return meta
 
 

@@ -19,7 +19,9 @@ from handlers.money.ledger import Ledger
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan
+from handlers.prompts.refine import Refinement
 from handlers.prompts.writers import WrittenPrompt
+from handlers.providers.base import Reference
 from handlers.providers.chain import ProviderChain
 from handlers.run.services import Services
 from handlers.select.judge import Brief, Judge
@@ -105,6 +107,13 @@ class ChapterWork:
     entry: ManifestEntry | None = None
     # Candidates a killed run paid for and kept for this very input (recover step).
     recovered: list[Made] = field(default_factory=list)
+    # The prompt's writer + critic loop, when it ran (handlers/run/refining.py).
+    refinement: Refinement | None = None
+    # A first set of candidates that all failed their checks: the second set goes on
+    # from it (numbers, costs), once.
+    earlier: list[Candidate] = field(default_factory=list)
+    # Reference images sent with each image request (the chapter's, or a storyboard's).
+    references: list[Reference] = field(default_factory=list)
 
     @property
     def chapter_id(self) -> str:

@@ -11,6 +11,7 @@ from handlers.files.dirs import Dir
 from handlers.money.pricing import PRICES_DATE
 from handlers.outputs.entries import now_iso
 from handlers.plan.decide import ChapterPlan
+from handlers.prompts.refine_setup import refine_estimate, refines
 from handlers.prompts.step import writer_estimate
 from handlers.prompts.writers import chapter_prompt, context_for
 from handlers.run.candidates import judge_brief
@@ -27,15 +28,20 @@ def write_request_file(
     """Write the request file; return the estimated cost in USD. Nothing is paid:
     an LLM writer is not called, its prompt is left null and only its price estimated.
     The estimate is the most the run can cost: every chapter's `selection.candidates`
-    images, each judged (early stops only make it cheaper)."""
-    primary = services.chain[0].spec
-    image_price, known = services.prices.image_spec(primary)
+    images, each judged, and every round of prompt refinement (early stops only make it
+    cheaper; a second set of candidates after a first that all failed their checks is
+    not counted)."""
     n = settings.selection.candidates
-    judge = services.judge if image_price > 0 else None
     total = 0.0
+    known = True
     chapters: list[dict[str, Any]] = []
     for plan in plans:
         ch = plan.chapter
+        chain = services.chain_for(ch.main_visual.type)
+        primary = chain[0].spec
+        image_price, price_known = services.prices.image_spec(primary)
+        known = known and price_known
+        judge = services.judge if image_price > 0 else None
         item: dict[str, Any] = {
             "chapter_id": ch.chapter_id,
             "visual_type": ch.main_visual.type,
@@ -58,11 +64,29 @@ def write_request_file(
                 else:
                     written = services.writer.write(ctx)
                     prompt, source = written.text, written.source
+            if refines(ch, settings):
+                refine_cost = refine_estimate(
+                    context_for(ch, style, settings.prompt.narration_chars),
+                    settings,
+                    services.writer,
+                    services.template,
+                    services.prices,
+                    services.critic,
+                )
+                cost += refine_cost
+                item["refine"] = {
+                    "critic": services.critic.label if services.critic else "rules",
+                    "max_rounds": settings.refine.max_rounds,
+                    "estimated_cost_usd": round(refine_cost, 6),
+                    "note": "the written prompt above is refined before any image",
+                }
             item.update(
                 prompt=prompt,
                 prompt_source=source,
                 provider=primary.provider,
                 model=primary.model,
+                chain=[step.label for step in chain],
+                reference_image=ch.main_visual.reference_image,
                 size=primary.size,
                 quality=primary.quality,
                 frame=f"{settings.frame.width}x{settings.frame.height}",

@@ -4,7 +4,9 @@ Each step's work lives in its stage."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
 
 import structlog
@@ -24,18 +26,22 @@ from handlers.outputs.provenance import write_provenance
 from handlers.outputs.recorder import Recorder
 from handlers.plan.decide import ChapterPlan, plan_episode
 from handlers.plan.fingerprint import fingerprints
-from handlers.providers.chain import ProviderChain
 from handlers.result import RunRequest, RunResult
-from handlers.run import pipeline
-from handlers.run.context import RunContext
-from handlers.run.dry_run import write_request_file
 from handlers.run.services import Services, build_services
 from handlers.stop import StopSignal
 
 log = structlog.get_logger("imagegen")
 
+# How often a chapters.json still being written is read before its error stands.
+INPUT_READS = 5
+INPUT_REREAD_SECONDS = 0.1
+
 # Actions that work on a chapter's kept candidates and never pay for an image.
 REVIEW = ("select", "rescore")
+
+
+def _stamp(st: os.stat_result | None) -> tuple[int, int, int] | None:
+    return None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _picked(entry: ManifestEntry) -> bool:
@@ -92,10 +98,7 @@ class EpisodeRun:
                 f"{stale.describe()}: the input is outdated; nothing will be spent until "
                 f"upstream rewrites {paths.chapters.name} and removes the marker",
             )
-        raw = dirs.episode.read_bytes(
-            layout.CHAPTERS, max_bytes=self.settings.max_input_bytes, what=layout.CHAPTERS
-        )
-        episode = parse_chapters(raw, paths.chapters, episode_name=paths.name)
+        episode = self._load_input()
         self.warnings.extend(episode.warnings)
         self._check_selection(episode)
         services = self._services or build_services(self.settings)
@@ -107,7 +110,12 @@ class EpisodeRun:
             doc=episode.doc,
             manifest=manifest,
             fingerprints=fingerprints(
-                episode, self.settings, services.primary, services.writer, services.template
+                episode,
+                self.settings,
+                services.primary,
+                services.writer,
+                services.template,
+                services.primaries(),
             ),
             selected=self.request.chapters,
             force=self.request.force,
@@ -125,11 +133,32 @@ class EpisodeRun:
 
     # -- the steps ----------------------------------------------------------------------
 
+    def _load_input(self) -> Episode:
+        """chapters.json, read and validated. One that fails while it is being rewritten
+        in place (its size or time changed during the read) is read again a moment
+        later, so a writer that truncates and writes is not judged mid-write."""
+        folder = self.dirs.episode
+        for _ in range(INPUT_READS - 1):
+            before = _stamp(folder.stat(layout.CHAPTERS))
+            raw = folder.read_bytes(
+                layout.CHAPTERS, max_bytes=self.settings.max_input_bytes, what=layout.CHAPTERS
+            )
+            try:
+                return parse_chapters(raw, self.paths.chapters, episode_name=self.paths.name)
+            except InputError:
+                if _stamp(folder.stat(layout.CHAPTERS)) == before:
+                    raise  # a finished file with an error: say so now
+            time.sleep(INPUT_REREAD_SECONDS)
+        raw = folder.read_bytes(
+            layout.CHAPTERS, max_bytes=self.settings.max_input_bytes, what=layout.CHAPTERS
+        )
+        return parse_chapters(raw, self.paths.chapters, episode_name=self.paths.name)
+
     def _sweep(self) -> None:
-        for folder in (self.dirs.images(), self.dirs.provenance(), self.dirs.render()):
-            if folder is not None:
-                for name in sweep_temp_files(folder):
-                    self.log.info("removed_stale_temp_file", file=f"{folder.name}/{name}")
+        for folder in self.dirs.ours():
+            for name in sweep_temp_files(folder):
+                where = folder.path.relative_to(self.paths.dir)
+                self.log.info("removed_stale_temp_file", file=f"{where}/{name}")
 
     def _drop_dry_run_request(self) -> None:
         # A real run supersedes what an earlier dry run said it would do; left behind,
@@ -180,6 +209,12 @@ class EpisodeRun:
             else:
                 recorder.write_manifest()
 
+        # Only now, with work to do: the pipeline loads Pillow and the drawing code, which
+        # the common "up to date" answer above must not pay for.
+        from handlers.providers.chain import ProviderChain
+        from handlers.run import pipeline
+        from handlers.run.context import RunContext
+
         for plan in work:
             self.log.info(
                 "chapter_planned",
@@ -197,7 +232,9 @@ class EpisodeRun:
             services=services,
             ledger=ledger,
             stop=self.stop,
-            chain=ProviderChain(services.chain, services.prices, ledger, self.stop),
+            chain=ProviderChain(
+                services.chain, services.prices, ledger, self.stop, services.chains
+            ),
             recorder=recorder,
             api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
             judge=services.judge,
@@ -239,7 +276,7 @@ class EpisodeRun:
         failures = [
             e
             for e in done.values()
-            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap")
+            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap", "fallback")
         ]
         not_started = [
             p.chapter.chapter_id for p in work if p.chapter.chapter_id not in recorder.touched
@@ -295,6 +332,8 @@ class EpisodeRun:
         )
 
     def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:
+        from handlers.run.dry_run import write_request_file  # see _execute
+
         recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: 0.0)
         estimate = write_request_file(
             recorder.images_folder(), episode, plans, services, self.settings

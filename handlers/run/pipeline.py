@@ -1,6 +1,7 @@
 """One chapter's work as a list of small steps over one value, structlog-style:
 
-    GENERATE = [recover_candidates, write_prompt, make_candidates, write_chosen]
+    GENERATE = [recover_candidates, load_references, recover_trace, write_prompt,
+                refine_prompt, make_candidates_or_refine, write_chosen]
     TEMPLATE = [draw_template, check_template, write_chosen]
     SELECT   = [apply_pick, write_chosen]         (handlers/run/review.py)
     RESCORE  = [rescore, write_chosen]
@@ -9,9 +10,10 @@ Each step reads and fills in a `ChapterWork`; `run_chapter` runs the steps and t
 every expected failure into a manifest entry, so one failure is one chapter. New
 steps slot into the lists without touching the orchestrator.
 
-Chapters run in a pool of `image.concurrency + WRITERS` threads; a paid call holds
-one of `image.concurrency` API slots, so an API slot never waits on PNG encoding
-while another chapter fits, checks, encodes and writes its images.
+Chapters run in a pool of `image.concurrency + max(WRITERS, image.concurrency)`
+threads; a paid call holds one of `image.concurrency` API slots, so an API slot never
+waits on PNG encoding while another chapter fits, encodes and writes its image: when
+every call of a round answers at once, as many chapters are already waiting for them.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import fit_to_frame
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
-from handlers.run.candidates import AllCandidatesFailed, make_candidates, recover_candidates
+from handlers.providers.references import load_reference
+from handlers.run.candidates import AllCandidatesFailed, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
+from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
 from handlers.run.review import PickRefused, apply_pick, rescore
 from handlers.select import ocr
 from handlers.select.checks import check_image
@@ -68,6 +72,17 @@ def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
         cost_usd=written.cost_usd,
         usage={"prompt": written.usage} if written.usage else {},
     )
+
+
+def load_references(work: ChapterWork, ctx: RunContext) -> None:
+    """The chapter's visual.reference_image, read before anything is paid for: a missing
+    or unreadable one fails the chapter with the field and file named."""
+    ch = work.plan.chapter
+    relative = ch.main_visual.reference_image
+    if relative is None:
+        return
+    where = f"{ctx.episode.path}: chapter {ch.chapter_id}: visual.reference_image"
+    work.references.append(load_reference(ctx.recorder.dirs, relative, where=where))
 
 
 def draw_template(work: ChapterWork, ctx: RunContext) -> None:
@@ -138,11 +153,20 @@ def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
         frame = ctx.settings.frame
         with ctx.cpu_slots:
             image = fit_to_frame(work.image, frame.width, frame.height)
+            work.image = None  # the native image is not needed to encode: let it go
             work.entry = ctx.recorder.write_image(work.entry, image)
     work.image = work.png = None  # on disk now; let the memory go
 
 
-GENERATE: list[Step] = [recover_candidates, write_prompt, make_candidates, write_chosen]
+GENERATE: list[Step] = [
+    recover_candidates,
+    load_references,
+    recover_trace,
+    write_prompt,
+    refine_prompt,
+    make_candidates_or_refine,
+    write_chosen,
+]
 TEMPLATE: list[Step] = [draw_template, check_template, write_chosen]
 SELECT: list[Step] = [apply_pick, write_chosen]
 RESCORE: list[Step] = [rescore, write_chosen]
@@ -193,7 +217,8 @@ def run_chapters(
 ) -> None:
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
-    workers = ctx.settings.image.concurrency + WRITERS
+    concurrency = ctx.settings.image.concurrency
+    workers = concurrency + max(WRITERS, concurrency)
     queue = deque(plans)
     if ctx.settings.selection.ocr and any(steps is not SELECT for _, steps in plans):
         # Tesseract's models load while the first chapters wait for their images.

@@ -14,12 +14,14 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import JudgeWeights
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 CRITERIA = ("matches_description", "clarity", "composition", "text", "artifacts")
 # The image as the judge sees it: enough to judge composition and read labels, and
@@ -139,6 +141,8 @@ def weighted_score(scores: Scores, weights: JudgeWeights) -> float:
 
 
 def judge_jpeg(image: Image.Image) -> bytes:
+    from PIL import Image  # here: the judge's type is needed by runs that make no image
+
     if image.width > JUDGE_WIDTH:
         image = image.resize(
             (JUDGE_WIDTH, round(image.height * JUDGE_WIDTH / image.width)),

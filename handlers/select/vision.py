@@ -20,7 +20,10 @@ DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1-mini"}
 
 class _VisionJudge:
     name = "vision"
-    client: Any
+
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError
 
     def __init__(self, settings: Settings, prices: PriceTable, provider: str) -> None:
         self.model = settings.selection.judge_model or DEFAULT_MODELS[provider]
@@ -56,7 +59,12 @@ class AnthropicJudge(_VisionJudge):
 
     def __init__(self, settings: Settings, prices: PriceTable) -> None:
         super().__init__(settings, prices, "anthropic")
-        self.client = anthropic_client(settings.anthropic)
+        self._cfg = settings.anthropic
+
+    @property
+    def client(self) -> Any:
+        # Made (and the SDK imported) on the first verdict: see handlers/api/clients.py.
+        return anthropic_client(self._cfg)
 
     def _ask(self, image_b64: str, brief: Brief) -> tuple[str, dict[str, int]]:
         msg: Any = self.client.messages.create(
@@ -96,7 +104,11 @@ class OpenAIJudge(_VisionJudge):
 
     def __init__(self, settings: Settings, prices: PriceTable) -> None:
         super().__init__(settings, prices, "openai")
-        self.client = openai_client(settings.openai)
+        self._openai = settings.openai
+
+    @property
+    def client(self) -> Any:
+        return openai_client(self._openai)
 
     def _ask(self, image_b64: str, brief: Brief) -> tuple[str, dict[str, int]]:
         resp: Any = self.client.chat.completions.create(

@@ -416,7 +416,13 @@ class Sandbox:
         self.etc.mkdir(mode=0o755)
         credentials = self.etc / "credentials"
         credentials.mkdir(mode=0o700)
-        for name, value in (("openai_api_key", self.api_key), ("anthropic_api_key", "")):
+        keys = (
+            ("openai_api_key", self.api_key),
+            ("anthropic_api_key", ""),
+            ("gemini_api_key", ""),
+            ("replicate_api_token", ""),
+        )
+        for name, value in keys:
             path = credentials / name
             path.touch(mode=0o600)
             path.write_text(value + "\n" if value else "")
