@@ -153,9 +153,9 @@ def bench_status(root: Path, episodes: int) -> None:
     tree = []
     for _ in range(5):
         t0 = time.perf_counter()
-        episodes, total = media_sink.recent_episodes(outputs, gallery.TREE_PAGE_EPISODES)
+        latest, total = media_sink.recent_episodes(outputs, gallery.TREE_PAGE_EPISODES)
         with Dir.open(outputs) as top:
-            gallery.write_tree_gallery(top, episodes, total)
+            gallery.write_tree_gallery(top, latest, total)
         tree.append(time.perf_counter() - t0)
     naive = []
     for _ in range(2):
@@ -164,9 +164,9 @@ def bench_status(root: Path, episodes: int) -> None:
         for name in os.listdir(outputs):
             if name.startswith("."):
                 continue
-            record = outputs / name / "provenance/imagegen_provenance.json"
+            provenance = outputs / name / "provenance/imagegen_provenance.json"
             try:
-                data = json.loads(record.read_bytes())
+                data = json.loads(provenance.read_bytes())
             except (OSError, ValueError):
                 continue
             seen += data["history"][-1]["outcome"] == "ok"
