@@ -15,10 +15,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (
+    bench_candidates,
     bench_cli,
     bench_concurrency,
     bench_daemon,
     bench_offline,
+    bench_refine,
     bench_review,
     bench_scale,
 )
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_daemon,
             bench_cli,
             bench_concurrency,
+            bench_candidates,
+            bench_refine,
             bench_offline,
             bench_scale,
             bench_review,

@@ -129,7 +129,8 @@ def _open(folder: Dir | None, name: str) -> Dir | None:
 
 def _images_of(dirs: EpisodeDirs, manifest: Manifest) -> dict[str, tuple[Dir, str]]:
     """sha256 -> (folder, file) of every picture the page shows: each chapter's chosen
-    candidate (the chapter image has its pixels), or its image when it has none."""
+    candidate (the chapter image is that picture, scaled to the frame), or its image
+    when it has none."""
     found: dict[str, tuple[Dir, str]] = {}
     images = dirs.images()
     assert images is not None
@@ -146,7 +147,7 @@ def _images_of(dirs: EpisodeDirs, manifest: Manifest) -> dict[str, tuple[Dir, st
 
 def _shown_sha(entry: ManifestEntry) -> str | None:
     """Whose thumbnail shows the chapter image: its chosen candidate's (the same
-    pixels, thumbnailed when it was made), else the image's own."""
+    picture, thumbnailed when it was kept), else the image's own."""
     chosen = entry.candidate(entry.selected) if entry.selected else None
     return chosen.sha256 if chosen is not None and chosen.sha256 else entry.sha256
 

@@ -87,7 +87,9 @@ class Recorder:
         st = images.stat(name)
         assert st is not None
         sha = sha256_bytes(data)
-        if img is not None:  # a kept candidate's file has its thumbnail already
+        if img is not None and not entry.selected:
+            # A chapter made of candidates shows its chosen candidate's thumbnail (the
+            # same picture, thumbnailed when it was kept); a template needs its own.
             self._thumb(sha, img)
         return with_file_facts(entry, name, st, sha)
 

@@ -5,7 +5,6 @@ Each step's work lives in its stage."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 
@@ -214,6 +213,7 @@ class EpisodeRun:
         from handlers.providers.chain import ProviderChain
         from handlers.run import pipeline
         from handlers.run.context import RunContext
+        from handlers.run.slots import ApiSlots
 
         for plan in work:
             self.log.info(
@@ -236,7 +236,8 @@ class EpisodeRun:
                 services.chain, services.prices, ledger, self.stop, services.chains
             ),
             recorder=recorder,
-            api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
+            api_slots=ApiSlots(self.settings.image.concurrency),
+            llm_slots=ApiSlots(self.settings.image.concurrency),
             judge=services.judge,
         )
         steps = {
