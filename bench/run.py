@@ -21,6 +21,7 @@ from bench import (
     bench_daemon,
     bench_offline,
     bench_refine,
+    bench_review,
     bench_scale,
 )
 from bench.common import FIGURES, WORK, load_average
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_refine,
             bench_offline,
             bench_scale,
+            bench_review,
         ):
             bench.main(args.short)
     finally:

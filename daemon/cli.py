@@ -21,6 +21,7 @@ from config import (
     secret_source,
     setting_source,
 )
+from daemon import review_cli
 from daemon.logging import configure_logging
 from daemon.summary import summary_line
 from handlers.errors import ImagegenError, UsageError
@@ -152,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
         help="ask each image provider with a key whether it accepts it (a free request)",
     )
     p.set_defaults(func=_cmd_config)
+    review_cli.add_commands(sub, common)
     return parser
 
 

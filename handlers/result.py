@@ -51,6 +51,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     chapters: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
+    # Names this job in provenance's history and the media database's runs.
+    job_id: str = ""
 
     @property
     def ok(self) -> bool:

@@ -130,6 +130,8 @@ def test_turkish_intact_in_candidates_and_selection(episode, three):
 
 
 def test_pick_then_rerun_keeps_the_choice_and_pays_nothing(episode, three):
+    (episode / "render").mkdir()
+    (episode / "render/draft.mp4").write_bytes(b"draft")  # a render the pick outdates
     provider = DefectProvider()
     services = services_with(three, provider)
     run(episode, RunRequest(), three, services=services)

@@ -38,6 +38,8 @@ def test_sigkill_at_a_random_moment_then_rerun_pays_nothing_twice(
 ):
     rng = random.Random(seed)
     episode = write_doc(outputs, "ep-kill", episode_doc("ep-kill", 16))
+    (episode / "render").mkdir()
+    (episode / "render/draft.mp4").write_bytes(b"draft")  # a render the new images outdate
     ledger = outputs.parent / "ledger.txt"
     proc = subprocess.Popen(
         [

@@ -126,9 +126,10 @@ class Dir:
 
     # -- files ----------------------------------------------------------------------------
 
-    def write_bytes(self, name: str, data: bytes) -> None:
+    def write_bytes(self, name: str, data: bytes, *, durable: bool = True) -> None:
         """Temp file beside the target, fsync, rename over it, fsync the folder: a reader
-        sees the old file or the new one, never half of one."""
+        sees the old file or the new one, never half of one. `durable=False` skips the
+        fsyncs, for files made again from others when lost (thumbnails, galleries)."""
         _check_name(name)
         self.check()
         existing = self.stat(name)
@@ -145,14 +146,16 @@ class Dir:
                 f.write(data)
                 f.flush()
                 os.fchmod(f.fileno(), FILE_MODE)
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
             with self._named(name):
                 os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp, dir_fd=self.fd)
             raise
-        os.fsync(self.fd)
+        if durable:
+            os.fsync(self.fd)
 
     def write_json(self, name: str, obj: Any) -> str:
         """Write `obj` as UTF-8 JSON; return the sha256 of the bytes written."""

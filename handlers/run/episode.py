@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 import structlog
 
@@ -63,6 +64,7 @@ class EpisodeRun:
         # Before every paid call: the episode folder must still be where it was.
         self.stop = StopSignal(dirs.paths.name, request.cancel, gone=dirs.gone)
         self.started_at = now_iso()
+        self.job_id = uuid.uuid4().hex
         # For the log when the folder goes away mid-run: what was to be done, what was.
         self._planned: list[str] = []
         self._finished: set[str] = set()
@@ -190,7 +192,7 @@ class EpisodeRun:
                 # Rebuilt from the PNG: paid for, but the crash came before it was counted.
                 ledger.add_recovered(plan.previous.cost_usd)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
-        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
+        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
         result.reused = sum(1 for p in plans if p.action == "reuse")
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
         self._planned = list(recorder.planned)
@@ -326,6 +328,8 @@ class EpisodeRun:
             cumulative_cost_usd=ledger.cumulative,
             markers=[p.marker.describe() for p in plans if p.marker is not None],
             manifest_sha256=recorder.manifest_sha,
+            job_id=self.job_id,
+            template_hashes={e.template_hash for e in recorder.entries.values() if e.template_hash},
         )
 
     def _dry_run(self, episode: Episode, plans: list[ChapterPlan], services: Services) -> RunResult:

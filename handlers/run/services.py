@@ -71,10 +71,12 @@ class Services:
         return models
 
     def template_facts(self) -> dict[str, str]:
+        """source, name, sha256 and the text of the prompt template."""
         return {
             "source": self.template.source,
             "name": self.template.name,
             "sha256": self.template.sha256,
+            "text": self.template.text,
         }
 
 
