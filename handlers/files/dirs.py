@@ -17,6 +17,7 @@ import errno
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import Any
@@ -45,6 +46,7 @@ class Dir:
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         self._children: list[Dir] = []
+        self._listing = threading.Lock()
 
     # -- opening --------------------------------------------------------------------------
 
@@ -204,7 +206,11 @@ class Dir:
         return True
 
     def names(self) -> list[str]:
-        return os.listdir(self.fd)
+        # listdir on a descriptor reads through a stream that shares the descriptor's
+        # offset: two threads listing one folder at once each saw part of it (a ledger
+        # once missed another stage's cost that way). One listing at a time.
+        with self._listing:
+            return os.listdir(self.fd)
 
     @contextlib.contextmanager
     def _named(self, name: str) -> Iterator[None]:
