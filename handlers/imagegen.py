@@ -38,6 +38,7 @@ from handlers.money.pricing import PRICES_DATE, PriceTable
 from handlers.outputs import media_sink
 from handlers.outputs.current import needs_job, state_key
 from handlers.outputs.entries import now_iso
+from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.markers import marker_info
 from handlers.outputs.media_rows import RunRow
 from handlers.outputs.media_sink import EpisodeStatus, RebuildReport
@@ -51,12 +52,14 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_DEPTH",
     "EpisodeStatus",
+    "ManifestEntry",
     "Outcome",
     "RebuildReport",
     "RunRequest",
     "RunResult",
     "RunRow",
     "Validation",
+    "chapter_candidates",
     "episode_dir_of",
     "episode_runs",
     "find_episodes",
@@ -226,6 +229,15 @@ def pick(
     paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
     request_pick(paths, chapter_id, candidate, by)
     return run(paths.dir, RunRequest(mode="picks", trigger=f"select by {by}"), settings)
+
+
+def chapter_candidates(episode_dir: Path, chapter_id: str, settings: Settings) -> ManifestEntry:
+    """A chapter's manifest entry: its candidates, which one is chosen and why."""
+    from handlers.outputs.review_pages import chapter_entry
+
+    return chapter_entry(
+        episode_paths(settings.outputs_dir, episode_dir_of(episode_dir)), chapter_id
+    )
 
 
 def rescore(

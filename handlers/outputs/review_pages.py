@@ -80,6 +80,13 @@ def request_pick(paths: EpisodePaths, chapter_id: str, candidate: str, by: str) 
         return name
 
 
+def chapter_entry(paths: EpisodePaths, chapter_id: str) -> ManifestEntry:
+    """The chapter's manifest entry, with its candidates (`imagegen select` without a
+    candidate lists them)."""
+    with EpisodeDirs(paths) as dirs:
+        return _entry(dirs, chapter_id)[1]
+
+
 def request_regenerate(paths: EpisodePaths, chapter_id: str | None, by: str) -> str:
     """`images/<chapter_id>.png.stale`, or `images/manifest.json.stale` for the episode;
     returns its name."""
