@@ -20,6 +20,8 @@ run: $(STAMP)
 	@echo "imagegen daemon on $(OUTPUTS) (Ctrl-C stops it). Drop another episode with:"
 	@echo "  cp -r examples/demo-ep002 $(OUTPUTS)/"
 	@echo "Each episode also gets a storyboard: $(OUTPUTS)/<episode>/storyboard/"
+	@echo "Review pages, written after each job: file://$(abspath $(OUTPUTS))/index.html"
+	@echo "  (with buttons: .venv/bin/imagegen web --outputs-dir $(OUTPUTS))"
 	# --storyboard: the demo shows the storyboard too (setting storyboard.enabled; with no
 	# key it is the template planner and the offline renderer, free).
 	$(VENV)/bin/imagegen daemon --outputs-dir $(OUTPUTS) --storyboard -v
@@ -60,7 +62,7 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 
 install:
 	@test "$$(id -u)" = 0 || { echo "make install must run as root"; exit 1; }
-	./scripts/install-system-deps python3-venv
+	./scripts/install-system-deps --runtime-only python3-venv
 	getent group imagegen >/dev/null || groupadd --system imagegen
 	getent passwd imagegen >/dev/null || useradd --system --gid imagegen \
 		--home-dir $(STATEDIR) --no-create-home --shell /usr/sbin/nologin imagegen

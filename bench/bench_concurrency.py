@@ -40,6 +40,11 @@ def main(short: bool) -> None:
                             "IMAGEGEN_OPENAI__BASE_URL": fake.openai_base_url,
                             "IMAGEGEN_IMAGE__PROVIDER": "openai",
                             "IMAGEGEN_IMAGE__CONCURRENCY": str(level),
+                            # The spine's figure: one image per chapter, no judge or
+                            # critic (bench_candidates.py measures those).
+                            "IMAGEGEN_SELECTION__CANDIDATES": "1",
+                            "IMAGEGEN_SELECTION__JUDGE": "none",
+                            "IMAGEGEN_REFINE__ENABLED": "false",
                         }
                     )
                     paid = fake.images_paid

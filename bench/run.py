@@ -14,7 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_cli, bench_concurrency, bench_daemon, bench_offline, bench_scale
+from bench import (
+    bench_candidates,
+    bench_cli,
+    bench_concurrency,
+    bench_daemon,
+    bench_offline,
+    bench_refine,
+    bench_review,
+    bench_scale,
+)
 from bench.common import FIGURES, WORK, load_average
 from daemon.logging import configure_logging
 
@@ -31,7 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"imagegen benchmarks ({'short' if args.short else 'full'} form); {load_average()}")
     try:
-        for bench in (bench_daemon, bench_cli, bench_concurrency, bench_offline, bench_scale):
+        for bench in (
+            bench_daemon,
+            bench_cli,
+            bench_concurrency,
+            bench_candidates,
+            bench_refine,
+            bench_offline,
+            bench_scale,
+            bench_review,
+        ):
             bench.main(args.short)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)  # each removes its trees; this the rest

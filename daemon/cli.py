@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import getpass
 import json
 import os
 import sys
@@ -21,27 +20,20 @@ from config import (
     secret_source,
     setting_source,
 )
+from daemon import review_cli
+from daemon.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code
 from daemon.logging import configure_logging
 from daemon.summary import summary_line
-from handlers.errors import ImagegenError, UsageError
+from handlers.errors import ImagegenError
 from handlers.imagegen import (
     RunRequest,
-    RunResult,
     episode_dir_of,
-    pick,
     price_table,
     provider_report,
     request_retry,
-    rescore,
     run,
     validate,
 )
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BLOCKED = 3
-EXIT_BUSY = 4
 
 M_MMAP_THRESHOLD = -3  # mallopt(3) parameter of glibc's malloc.h
 
@@ -113,23 +105,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser(
-        "select", parents=[common], help="use one of a chapter's candidates as its image"
-    )
-    p.add_argument("episode", type=Path, metavar="EPISODE")
-    p.add_argument("chapter_id", metavar="CHAPTER_ID")
-    p.add_argument("candidate", metavar="CANDIDATE", help="e.g. c02 (see the manifest or gallery)")
-    p.set_defaults(func=_cmd_select)
-
-    p = sub.add_parser(
-        "rescore", parents=[common], help="check and judge kept candidates again; no image paid"
-    )
-    p.add_argument("episode", type=Path, metavar="EPISODE")
-    p.add_argument(
-        "--chapter", action="append", metavar="ID", help="only this chapter (repeatable)"
-    )
-    p.set_defaults(func=_cmd_rescore)
-
     p = sub.add_parser("validate", parents=[common], help="check a chapters.json")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.set_defaults(func=_cmd_validate)
@@ -162,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         help="ask each image provider with a key whether it accepts it (a free request)",
     )
     p.set_defaults(func=_cmd_config)
+    review_cli.add_commands(sub, common)
     return parser
 
 
@@ -251,49 +227,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(summary_line(result), flush=True)
         for warning in result.warnings:
             print(f"  warning: {warning}", file=sys.stderr)
-        worst = max(worst, _exit_code(result))
+        worst = max(worst, exit_code(result))
     return worst
-
-
-def _exit_code(result: RunResult) -> int:
-    return {
-        "ok": EXIT_OK,
-        "up_to_date": EXIT_OK,
-        "dry_run": EXIT_OK,
-        "blocked": EXIT_BLOCKED,
-        "busy": EXIT_BUSY,
-    }.get(result.outcome, EXIT_FAILED)
-
-
-def _cmd_select(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        result = pick(args.episode, args.chapter_id, args.candidate, settings, by=_who())
-    except UsageError as e:
-        print(f"imagegen select: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ImagegenError, OSError) as e:
-        print(f"[FAIL] {episode_dir_of(args.episode).name}: {e}")
-        return EXIT_FAILED
-    print(summary_line(result), flush=True)
-    for warning in result.warnings:
-        print(f"  warning: {warning}", file=sys.stderr)
-    return _exit_code(result)
-
-
-def _cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
-    chapters = frozenset(args.chapter) if args.chapter else None
-    result = rescore(args.episode, settings, chapters)
-    print(summary_line(result), flush=True)
-    for warning in result.warnings:
-        print(f"  warning: {warning}", file=sys.stderr)
-    return _exit_code(result)
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
 
 
 def _cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
@@ -332,7 +267,7 @@ def _cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
         for path in args.paths:
             result = run(episode_dir_of(path), RunRequest(trigger="cli: retry"), settings)
             print(summary_line(result), flush=True)
-            worst = max(worst, _exit_code(result))
+            worst = max(worst, exit_code(result))
         return worst
     worst = EXIT_OK
     for path in args.paths:

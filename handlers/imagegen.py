@@ -1,19 +1,22 @@
 """The imagegen handler's public face: what the CLI and the daemon call.
 
 `run(episode_dir, request, settings)` turns one episode directory into images, a
-manifest and a provenance record. It never raises for an expected problem: the
-RunResult says what happened. Everything else here is small and read-only, or
-writes only a marker a person could write by hand.
+manifest and a provenance record, then its gallery and its rows in the media
+database. It never raises for an expected problem: the RunResult says what happened.
+Everything else here is small and read-only, or writes only a marker a person could
+write by hand (the review server's actions included), or rebuilds the database.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -21,15 +24,25 @@ from config.settings import Settings
 from handlers.episode import layout
 from handlers.episode.chapters import load_chapters
 from handlers.episode.dirs import EpisodeDirs
-from handlers.episode.paths import episode_dir_of, episode_paths
+from handlers.episode.paths import (
+    episode_dir_of,
+    episode_paths,
+    media_db_path,
+    root_gallery_path,
+)
 from handlers.episode.routing import route_of
+from handlers.episode.tree import MAX_DEPTH, find_episodes
 from handlers.errors import ImagegenError, LockBusy, UsageError
 from handlers.files.lock import episode_lock
 from handlers.money.pricing import PRICES_DATE, PriceTable
+from handlers.outputs import media_sink
 from handlers.outputs.current import needs_job, state_key
-from handlers.outputs.manifest import read_manifest
+from handlers.outputs.entries import now_iso
+from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.markers import marker_info
-from handlers.outputs.picks import pick_record
+from handlers.outputs.media_rows import RunRow
+from handlers.outputs.media_sink import EpisodeStatus, RebuildReport
+from handlers.outputs.publish import after_job
 from handlers.result import Outcome, RunRequest, RunResult
 
 if TYPE_CHECKING:
@@ -37,21 +50,38 @@ if TYPE_CHECKING:
     from handlers.run.services import Services
 
 __all__ = [
+    "MAX_DEPTH",
+    "EpisodeStatus",
+    "ManifestEntry",
     "Outcome",
+    "RebuildReport",
     "RunRequest",
     "RunResult",
+    "RunRow",
     "Validation",
+    "chapter_candidates",
     "episode_dir_of",
+    "episode_runs",
+    "find_episodes",
     "forget_verified_keys",
+    "gallery_of",
     "load_run_machinery",
+    "media_db_file",
     "needs_job",
     "pick",
     "price_table",
     "provider_report",
+    "rebuild_media_db",
     "request_retry",
     "rescore",
+    "review_episode_page",
+    "review_file",
+    "review_request",
+    "review_tree_page",
+    "review_version",
     "run",
     "state_key",
+    "status",
     "validate",
 ]
 
@@ -68,6 +98,7 @@ def run(
     from handlers.run.episode import EpisodeRun  # see load_run_machinery
 
     started = time.monotonic()
+    started_at = now_iso()
     name = episode_dir.name
     try:
         paths = episode_paths(settings.outputs_dir, episode_dir)
@@ -87,22 +118,12 @@ def run(
             else:
                 if request.on_start is not None:
                     request.on_start()
-                result = EpisodeRun(dirs, request, settings, services).run()
+                result = _guarded(name, lambda: EpisodeRun(dirs, request, settings, services).run())
+            after_job(dirs, result, trigger=request.trigger, started_at=started_at)
     except LockBusy as e:
         result = RunResult(name, "busy", str(e))
-    except ImagegenError as e:
-        result = RunResult(name, "failed", str(e))
-    except OSError as e:
-        # Disk full, permissions, a vanished directory: this episode fails, nothing else.
-        where = f" ({e.filename})" if e.filename else ""
-        hint = ""
-        if e.errno in (errno.EACCES, errno.EPERM):
-            hint = (
-                "; the service's user cannot write there: episode directories must be "
-                "writable by its group (upstream: umask 002 and mkdir, or chmod -R g+rwX; "
-                "see README, Operate)"
-            )
-        result = RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
+    except (ImagegenError, OSError) as e:
+        result = _failure(name, e)
     result.duration_s = time.monotonic() - started
     return result
 
@@ -112,6 +133,30 @@ def _tell_waiting(name: str, holder: str, request: RunRequest) -> None:
     log.info("waiting_for_lock", episode_id=name, holder=holder, message=message)
     if request.on_lock_wait is not None:
         request.on_lock_wait(message)
+
+
+def _guarded(name: str, job: Callable[[], RunResult]) -> RunResult:
+    """The job's result, or a failed one saying what went wrong (then the gallery and
+    the database still record the failure)."""
+    try:
+        return job()
+    except (ImagegenError, OSError) as e:
+        return _failure(name, e)
+
+
+def _failure(name: str, e: ImagegenError | OSError) -> RunResult:
+    if isinstance(e, ImagegenError):
+        return RunResult(name, "failed", str(e))
+    # Disk full, permissions, a vanished directory: this episode fails, nothing else.
+    where = f" ({e.filename})" if e.filename else ""
+    hint = ""
+    if e.errno in (errno.EACCES, errno.EPERM):
+        hint = (
+            "; the service's user cannot write there: episode directories must be "
+            "writable by its group (upstream: umask 002 and mkdir, or chmod -R g+rwX; "
+            "see README, Operate)"
+        )
+    return RunResult(name, "failed", f"filesystem error{where}: {e.strerror or e}{hint}")
 
 
 def provider_report(settings: Settings, *, check: bool) -> list[ProviderStatus]:
@@ -179,23 +224,20 @@ def pick(
     """A person's choice of a chapter's candidate: checked against the manifest, left
     as `images/<chapter_id>.select` (what the review page and the daemon read too),
     then applied at once by a run that does nothing else and pays nothing."""
+    from handlers.outputs.review_pages import request_pick
+
     paths = episode_paths(settings.outputs_dir, episode_dir_of(episode_dir))
-    warnings: list[str] = []
-    with EpisodeDirs(paths) as dirs:
-        images = dirs.images()
-        manifest = read_manifest(images, warnings)
-        entry = manifest.entry(chapter_id) if manifest else None
-        if entry is None:
-            known = ", ".join(e.chapter_id for e in manifest.chapters) if manifest else "none yet"
-            raise UsageError(
-                f"{paths.manifest}: no chapter {chapter_id!r} has images (chapters: {known})"
-            )
-        if entry.candidate(candidate) is None:
-            known = ", ".join(c.id for c in entry.candidates) or "none kept"
-            raise UsageError(f"{chapter_id} has no candidate {candidate!r} (candidates: {known})")
-        assert images is not None  # a manifest was read there
-        images.write_json(layout.select_name(chapter_id), pick_record(candidate, by))
+    request_pick(paths, chapter_id, candidate, by)
     return run(paths.dir, RunRequest(mode="picks", trigger=f"select by {by}"), settings)
+
+
+def chapter_candidates(episode_dir: Path, chapter_id: str, settings: Settings) -> ManifestEntry:
+    """A chapter's manifest entry: its candidates, which one is chosen and why."""
+    from handlers.outputs.review_pages import chapter_entry
+
+    return chapter_entry(
+        episode_paths(settings.outputs_dir, episode_dir_of(episode_dir)), chapter_id
+    )
 
 
 def rescore(
@@ -204,6 +246,114 @@ def rescore(
     """Checks and judge again on the kept candidates; no image is paid for."""
     request = RunRequest(mode="rescore", chapters=chapters, trigger="rescore")
     return run(episode_dir_of(episode_dir), request, settings)
+
+
+# -- the media database and the gallery -------------------------------------------------
+
+
+def rebuild_media_db(settings: Settings) -> RebuildReport:
+    """A new media database from the files of the tree (`imagegen db rebuild`)."""
+    return media_sink.rebuild_database(_root(settings))
+
+
+def status(settings: Settings, episode: Path | None = None) -> list[EpisodeStatus]:
+    """Every episode's last job (or one episode's), from the media database; a missing
+    or damaged database is rebuilt from the files first."""
+    root = _root(settings)
+    if episode is None:
+        return media_sink.read_status(root)
+    paths = episode_paths(root, episode_dir_of(episode))
+    return media_sink.read_status(root, paths.relative)
+
+
+def episode_runs(settings: Settings, episode: Path, limit: int = 20) -> list[RunRow]:
+    root = _root(settings)
+    relative = episode_paths(root, episode_dir_of(episode)).relative
+    return media_sink.episode_runs(root, relative, limit)
+
+
+def gallery_of(settings: Settings, episode: Path | None = None) -> Path:
+    """Where the tree's (or an episode's) gallery page is written."""
+    if episode is None:
+        return root_gallery_path(_root(settings))
+    return episode_paths(settings.outputs_dir, episode_dir_of(episode)).gallery
+
+
+def media_db_file(settings: Settings) -> Path:
+    return media_db_path(_root(settings))
+
+
+# -- the review server: pages, files and requests (pages and files read-only) -------------
+# Its addresses name an episode by its path under the root ("ep001", "show/ep001").
+
+ReviewAction = Literal["select", "regenerate_chapter", "regenerate_episode"]
+
+
+def review_tree_page(settings: Settings) -> str:
+    from handlers.outputs import review_pages  # Jinja2: only for pages
+
+    return review_pages.tree_page(_root(settings))
+
+
+def review_episode_page(settings: Settings, episode: str) -> str:
+    from handlers.outputs import review_pages
+
+    return review_pages.episode_page(_root(settings), episode)
+
+
+def review_version(settings: Settings, episode: str | None) -> str:
+    """Changes when the page of the episode (or of the tree) would show something new."""
+    from handlers.outputs import review_pages
+
+    root = _root(settings)
+    return (
+        review_pages.tree_version(root)
+        if episode is None
+        else review_pages.episode_version(root, episode)
+    )
+
+
+def review_file(settings: Settings, relative: str) -> bytes:
+    from handlers.outputs import review_pages
+
+    return review_pages.served_file(_root(settings), relative)
+
+
+def review_request(
+    settings: Settings,
+    episode: str,
+    action: ReviewAction,
+    chapter_id: str | None,
+    candidate: str | None,
+    *,
+    by: str,
+) -> str:
+    """Write the request file a person could write by hand; returns what was asked."""
+    from handlers.outputs import review_pages
+
+    paths = review_pages.episode_of(_root(settings), episode)
+    if action == "select":
+        if chapter_id is None or candidate is None:
+            raise UsageError("select needs chapter_id and candidate")
+        target = review_pages.request_pick(paths, chapter_id, candidate, by)
+        return f"{paths.relative} {chapter_id}: {candidate} requested ({target})."
+    if action == "regenerate_chapter":
+        if chapter_id is None:
+            raise UsageError("regenerate_chapter needs chapter_id")
+        target = review_pages.request_regenerate(paths, chapter_id, by)
+        return f"{paths.relative} {chapter_id}: regeneration requested ({target})."
+    target = review_pages.request_regenerate(paths, None, by)
+    return f"{paths.relative}: regeneration of every chapter requested ({target})."
+
+
+def _root(settings: Settings) -> Path:
+    root = Path(os.path.realpath(settings.outputs_dir))
+    if not root.is_dir():
+        raise ImagegenError(
+            f"outputs root {settings.outputs_dir} does not exist or is not a directory "
+            "(setting outputs_dir)"
+        )
+    return root
 
 
 def price_table(settings: Settings) -> tuple[str, dict[str, float]]:

@@ -53,6 +53,8 @@ class RunResult:
     duration_s: float = 0.0
     # What the storyboard's steps did, when the run had any ("storyboard: 8 clips, ...").
     storyboard: str = ""
+    # Names this job in provenance's history and the media database's runs.
+    job_id: str = ""
 
     @property
     def ok(self) -> bool:

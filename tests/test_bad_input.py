@@ -8,8 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from handlers.imagegen import RunRequest, run
+from handlers.imagegen import RunRequest, run, status
 from tests.conftest import demo_doc, snapshot, write_episode
+
+
+def tree_files(outputs: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the tree but imagegen's own record of its jobs: the media database
+    (.imagegen/) and the tree's page (index.html), which list the failed job as the
+    log does."""
+    return {
+        k: v
+        for k, v in snapshot(outputs).items()
+        if not k.startswith(".imagegen/") and k != "index.html"
+    }
 
 
 def run_bad(outputs: Path, settings, counting, raw: bytes, name: str = "ep001"):
@@ -17,11 +28,15 @@ def run_bad(outputs: Path, settings, counting, raw: bytes, name: str = "ep001"):
     episode = outputs / name
     episode.mkdir()
     (episode / "chapters.json").write_bytes(raw)
-    before = snapshot(outputs)
+    before = tree_files(outputs)
     result = run(episode, RunRequest(), settings, services=services)
     assert result.outcome == "failed"
-    assert snapshot(outputs) == before, "a bad input must leave the tree untouched"
+    assert tree_files(outputs) == before, "a bad input must leave the tree untouched"
     assert provider.total == 0
+    # ... and the failure is on record, for `imagegen status`.
+    recorded = {s.episode_id: s for s in status(settings)}[name]
+    assert recorded.status == "failed" and recorded.error == result.message
+    assert recorded.images == 0
     return result.message
 
 

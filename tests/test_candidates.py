@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from config import Settings, load_settings
+from daemon.cli import main
 from handlers.drawing.offline import OfflineRenderer
 from handlers.errors import UsageError
 from handlers.imagegen import RunRequest, pick, rescore, run
@@ -130,6 +131,8 @@ def test_turkish_intact_in_candidates_and_selection(episode, three):
 
 
 def test_pick_then_rerun_keeps_the_choice_and_pays_nothing(episode, three):
+    (episode / "render").mkdir()
+    (episode / "render/draft.mp4").write_bytes(b"draft")  # a render the pick outdates
     provider = DefectProvider()
     services = services_with(three, provider)
     run(episode, RunRequest(), three, services=services)
@@ -234,3 +237,27 @@ def test_keep_candidates_off_writes_only_the_chosen_image(episode, outputs):
     assert not (episode / "images/candidates").exists()
     e = entry(episode, "ch02")
     assert len(e["candidates"]) == 2 and all(c["file"] is None for c in e["candidates"])
+
+
+def test_select_command_lists_candidates_then_picks_one(episode, three, capsys):
+    provider = DefectProvider({("ch02", 2): "blank"})
+    run(episode, RunRequest(), three, services=services_with(three, provider))
+    args = ["--outputs-dir", str(three.outputs_dir)]
+    files = snapshot(episode)
+
+    assert main(["select", str(episode), "ch02", *args]) == 0
+    listing = capsys.readouterr().out
+    e = entry(episode, "ch02")
+    rows = [line for line in listing.splitlines() if line[3:4] == "c"]
+    assert [line[3:].split()[0] for line in rows] == [c["id"] for c in e["candidates"]]
+    chosen = next(line for line in rows if line.startswith(" *"))
+    assert e["selected"] in chosen
+    assert "failed: not_blank" in next(line for line in rows if " c02 " in line)
+    assert f"chosen by {e['selection']['method']}" in listing
+    assert snapshot(episode) == files  # listing writes nothing
+
+    other = next(c["id"] for c in e["candidates"] if c["id"] not in (e["selected"], "c02"))
+    assert main(["select", str(episode), "ch02", other, *args]) == 0
+    assert entry(episode, "ch02")["selected"] == other
+    assert main(["select", str(episode), "ch02", "c09", *args]) == 2
+    assert "ch02 has no candidate 'c09'" in capsys.readouterr().err

@@ -38,6 +38,8 @@ def test_sigkill_at_a_random_moment_then_rerun_pays_nothing_twice(
 ):
     rng = random.Random(seed)
     episode = write_doc(outputs, "ep-kill", episode_doc("ep-kill", 16))
+    (episode / "render").mkdir()
+    (episode / "render/draft.mp4").write_bytes(b"draft")  # a render the new images outdate
     ledger = outputs.parent / "ledger.txt"
     proc = subprocess.Popen(
         [
@@ -203,3 +205,40 @@ def test_temp_files_left_by_a_killed_writer_are_removed(episode, settings, count
     assert result.outcome == "up_to_date"
     assert not any(p.exists() for p in left)
     assert (episode / "images/ch02.png").exists()
+
+
+def test_a_writer_killed_mid_write_leaves_no_file_behind(tmp_path):
+    # The child stops between writing the data and naming the file (os.fchmod waits
+    # on a pipe) and is SIGKILLed there: the folder must hold neither the target nor
+    # a temp file, then or after.
+    folder = tmp_path / "images"
+    folder.mkdir()
+    child = f"""
+import os, sys
+from pathlib import Path
+from handlers.files.dirs import Dir
+
+def stuck(fd, mode):
+    sys.stdout.write("writing\\n"); sys.stdout.flush()
+    sys.stdin.readline()  # never answered
+
+os.fchmod = stuck
+Dir.open(Path({str(folder)!r})).write_bytes("ch01.png", b"x" * 100000)
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "writing\n"
+        during = sorted(os.listdir(folder))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert during == []
+    assert os.listdir(folder) == []

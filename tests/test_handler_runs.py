@@ -50,7 +50,8 @@ def test_each_visual_type_takes_its_route(episode, settings, counting):
     assert entries["ch03"]["prompt"].endswith("white background, soft shadows")
     assert entries["ch02"]["prompt_source"] == "writer:template"
     assert "Eski bir pazar yerinde takas yapan insanlar" in entries["ch02"]["prompt"]
-    assert (episode / "render/draft.mp4.stale").is_file()
+    # No render/draft.mp4: there is no render to mark outdated (upstream's rule).
+    assert not (episode / "render").exists()
     prov = json.loads((episode / "provenance/imagegen_provenance.json").read_text())
     assert prov["run"]["generated"] == 3 and prov["cost_usd"] == 0.0
 
@@ -92,9 +93,18 @@ def test_second_run_writes_nothing_and_calls_no_provider(episode, settings, coun
     assert snapshot(episode) == before
 
 
+def draft_exists(episode: Path) -> Path:
+    """A downstream render of the episode, which our new images make outdated."""
+    (episode / "render").mkdir(exist_ok=True)
+    draft = episode / "render/draft.mp4"
+    draft.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    return draft
+
+
 def test_changing_one_chapter_regenerates_only_it(episode, settings, counting):
     provider, services = counting
     run(episode, RunRequest(), settings, services=services)
+    draft_exists(episode)
     before = snapshot(episode)
     doc = demo_doc()
     doc["chapters"][3]["visual"]["description"] = "Masaüstü cüzdanında alma ekranı"
@@ -111,6 +121,22 @@ def test_changing_one_chapter_regenerates_only_it(episode, settings, counting):
     assert after["images/ch04.png"] != before["images/ch04.png"]
     marker = json.loads((episode / "render/draft.mp4.stale").read_text())
     assert marker["reason"] == "images regenerated: ch04"
+    assert (episode / "render/draft.mp4").read_bytes().endswith(b"mp42")  # never touched
+
+
+def test_render_marker_only_when_a_draft_exists(episode, settings, counting):
+    _, services = counting
+    run(episode, RunRequest(), settings, services=services)
+    assert not (episode / "render").exists()  # no draft: no marker, no render/ folder
+    draft_exists(episode)
+    write_marker(episode / "images/ch02.png.stale", by="test", reason="redo")
+    assert run(episode, RunRequest(), settings, services=services).outcome == "ok"
+    marker = json.loads((episode / "render/draft.mp4.stale").read_text())
+    assert marker["reason"] == "images regenerated: ch02"
+    # A run that changes no image leaves the render alone even with a draft there.
+    (episode / "render/draft.mp4.stale").unlink()
+    assert run(episode, RunRequest(), settings, services=services).outcome == "up_to_date"
+    assert not (episode / "render/draft.mp4.stale").exists()
 
 
 def test_changed_style_prefix_regenerates_generated_chapters_only(episode, settings, counting):

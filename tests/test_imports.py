@@ -106,3 +106,22 @@ def test_key_check_runs_alongside_the_first_image_request(outputs: Path, fake_ap
     probe = next(r for r in fake_api.requests if r.endpoint == "models")
     image = next(r for r in fake_api.requests if r.endpoint == "images")
     assert image.received_at < probe.answered_at, "the image request waited for the key check"
+
+
+def test_httpx_is_whole_before_the_first_openai_request() -> None:
+    # The openai SDK reads sys.modules["httpx"] on every request; the Gemini and
+    # Replicate SDKs import httpx on their first use, possibly while an OpenAI request
+    # is in flight. If httpx were first imported then, that request would fail.
+    code = (
+        "import sys\n"
+        "from config.settings import OpenAISettings\n"
+        "from handlers.api.clients import openai_client\n"
+        "assert 'httpx' not in sys.modules\n"
+        "openai_client(OpenAISettings())\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=child_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "True"

@@ -246,7 +246,9 @@ def test_a_kill_while_candidates_are_made_and_judged_never_pays_twice(
     assert proc.poll() is None, "the run finished before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(0.5)  # requests the killed run had sent are answered (and billed) by now
     paid_before = fake_api.images_generated
+    killed_run = {g.id for g in fake_api.generated}
     rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     kept = set()
@@ -269,4 +271,4 @@ def test_a_kill_while_candidates_are_made_and_judged_never_pays_twice(
         for c in e["candidates"]
         if "recovered" in (c["note"] or "")
     ]
-    assert len(recovered) == paid_before - len(lost)
+    assert len(recovered) == len(killed_run - lost)

@@ -8,6 +8,7 @@ which a run with nothing to do, or one that uses only the other SDK, must not pa
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ def openai_client(cfg: OpenAISettings) -> openai.OpenAI:
     with _lock:
         client = _openai.get(ident)
         if client is None:
+            _import_legacy_httpx()
             import openai
 
             client = _openai[ident] = openai.OpenAI(
@@ -52,3 +54,15 @@ def anthropic_client(cfg: AnthropicSettings) -> anthropic.Anthropic:
                 api_key=key, base_url=cfg.base_url, timeout=cfg.timeout_seconds, max_retries=0
             )
         return client
+
+
+def _import_legacy_httpx() -> None:
+    """Import httpx, when installed, before the first OpenAI client exists.
+
+    The openai SDK looks up sys.modules["httpx"] on every request (to accept that
+    package's errors as well as httpx2's). The Gemini and Replicate SDKs import httpx;
+    when their first use comes while an OpenAI request is in flight, that request finds
+    a half-imported module and fails with "partially initialized module 'httpx' has no
+    attribute ...". Seen under the OpenAI -> Gemini fallback. Costs 30 ms once."""
+    with contextlib.suppress(ImportError):  # not installed: nothing else imports it either
+        import httpx  # noqa: F401

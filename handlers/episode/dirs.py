@@ -23,6 +23,7 @@ class EpisodeDirs:
             self.root.close()
             raise
         self._opened: dict[tuple[str, ...], Dir] = {}
+        self._retired: list[Dir] = []
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -119,11 +120,13 @@ class EpisodeDirs:
         return self._sub((layout.IMAGES_DIR, layout.PROMPTS_DIR), False)
 
     def forget(self, *parts: str) -> None:
-        """A folder of ours was removed by us: open it afresh when next needed."""
+        """A folder of ours was removed by us: open it afresh when next needed. Its
+        handle stays open until the run ends: another thread may still hold it, and a
+        closed descriptor's number is soon another file's."""
         with self._lock:
             found = self._opened.pop(parts, None)
-        if found is not None:
-            found.close()
+            if found is not None:
+                self._retired.append(found)
 
     def _sub(self, parts: tuple[str, ...], create: bool) -> Dir | None:
         """The folder at `parts` below the episode: opened once, created (each level)

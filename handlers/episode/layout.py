@@ -36,6 +36,12 @@ CANDIDATES_DIR = "candidates"
 # In images/: a person's pick of a candidate (`imagegen select`, the review page).
 SELECT_SUFFIX = ".select"
 
+# In images/: the episode's review gallery (opens from disk) and its thumbnails, one
+# per image content (thumbs/<sha256 prefix>.jpg), so a thumbnail is made once.
+GALLERY = "index.html"
+THUMBS_DIR = "thumbs"
+THUMB_SUFFIX = ".jpg"
+
 # In images/prompts/<chapter_id>/: the writer + critic trace of the chapter's prompt:
 # 00_original.txt, 01_writer_r1.txt, 02_critic_r1.json, ..., final.txt, trace.json.
 PROMPTS_DIR = "prompts"
@@ -63,6 +69,16 @@ PROVENANCE_SUFFIX = ".json"
 # In render/: downstream's draft and the marker that says it is outdated.
 RENDER_DRAFT = "draft.mp4"
 RENDER_STALE = RENDER_DRAFT + STALE
+
+# In storyboard/: storyboard.json and per clip <chapter_id>/start.png, end.png.
+STORYBOARD_DIR = "storyboard"
+STORYBOARD = "storyboard.json"
+STORYBOARD_FRAMES = ("start.png", "end.png")
+
+# At the root of the outputs tree: the tree's gallery page; in STATE_DIR (below) the
+# media database, an index of every episode's files, rebuilt from them when lost.
+ROOT_GALLERY = "index.html"
+MEDIA_DB = "media.sqlite3"
 
 # Temp files of atomic writes: hidden, and never matching a trigger.
 TEMP_SUFFIX = ".tmp"
@@ -106,6 +122,10 @@ def candidate_number(name: str) -> int | None:
     if name == stem or len(stem) < 3 or stem[0] != "c" or not stem[1:].isdigit():
         return None
     return int(stem[1:])
+
+
+def thumb_name(sha256: str) -> str:
+    return sha256[:20] + THUMB_SUFFIX
 
 
 def select_name(chapter_id: str) -> str:

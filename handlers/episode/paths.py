@@ -65,6 +65,24 @@ class EpisodePaths:
         return self.images / layout.select_name(chapter_id)
 
     @property
+    def gallery(self) -> Path:
+        return self.images / layout.GALLERY
+
+    @property
+    def thumbs(self) -> Path:
+        return self.images / layout.THUMBS_DIR
+
+    @property
+    def storyboard_dir(self) -> Path:
+        return self.dir / layout.STORYBOARD_DIR
+
+    @property
+    def relative(self) -> str:
+        """The episode's path under the outputs root ("ep001", "show/ep001"): its name
+        in the media database and in the review pages' addresses."""
+        return self.dir.relative_to(self.root).as_posix()
+
+    @property
     def provenance_dir(self) -> Path:
         return self.dir / layout.PROVENANCE_DIR
 
@@ -77,8 +95,20 @@ class EpisodePaths:
         return self.dir / layout.RENDER_DIR
 
     @property
+    def render_draft(self) -> Path:
+        return self.render_dir / layout.RENDER_DRAFT
+
+    @property
     def render_stale(self) -> Path:
         return self.render_dir / layout.RENDER_STALE
+
+
+def media_db_path(root: Path) -> Path:
+    return root / layout.STATE_DIR / layout.MEDIA_DB
+
+
+def root_gallery_path(root: Path) -> Path:
+    return root / layout.ROOT_GALLERY
 
 
 def episode_dir_of(path: Path) -> Path:
@@ -103,3 +133,21 @@ def episode_paths(root: Path, episode_dir: Path) -> EpisodePaths:
     if not real.is_dir():
         raise InputError(f"episode directory {episode_dir} does not exist or is not a directory")
     return EpisodePaths(root=root_real, dir=real)
+
+
+def resolve_inside(root: Path, relative: str) -> Path:
+    """A path a client named relative to the outputs root (the review server's
+    addresses), refused when it would leave the root or name a hidden file (the state
+    directory, temp files)."""
+    root_real = Path(os.path.realpath(root))
+    parts = [p for p in relative.split("/") if p not in ("", ".")]
+    if relative.startswith("/") or any(p == ".." or p.startswith(".") for p in parts):
+        raise ConfinementError(
+            f"{relative!r}: not a path inside the outputs root (no '..', no hidden names)"
+        )
+    real = Path(os.path.realpath(root_real.joinpath(*parts)))
+    if not real.is_relative_to(root_real):
+        raise ConfinementError(
+            f"{relative!r} resolves to {real}, outside the outputs root {root_real}"
+        )
+    return real

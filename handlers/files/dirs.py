@@ -17,6 +17,7 @@ import errno
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import Any
@@ -28,6 +29,10 @@ from handlers.hashing import sha256_bytes
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _OPEN_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_UNNAMED = os.O_WRONLY | getattr(os, "O_TMPFILE", 0) | os.O_CLOEXEC
+# Naming an unnamed file goes through /proc (linkat with AT_EMPTY_PATH needs a
+# capability we do not have).
+_TMPFILE_WORKS = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 
 
 class Gone(ImagegenError):
@@ -45,6 +50,7 @@ class Dir:
         st = os.fstat(fd)
         self._identity = (st.st_dev, st.st_ino)
         self._children: list[Dir] = []
+        self._listing = threading.Lock()
 
     # -- opening --------------------------------------------------------------------------
 
@@ -126,9 +132,12 @@ class Dir:
 
     # -- files ----------------------------------------------------------------------------
 
-    def write_bytes(self, name: str, data: bytes) -> None:
+    def write_bytes(self, name: str, data: bytes, *, durable: bool = True) -> None:
         """Temp file beside the target, fsync, rename over it, fsync the folder: a reader
-        sees the old file or the new one, never half of one."""
+        sees the old file or the new one, never half of one. The temp file is written
+        unnamed and named only when whole, so a SIGKILL mid-write leaves nothing behind
+        (where O_TMPFILE is missing, `sweep_temp_files` cleans up). `durable=False` skips the
+        fsyncs, for files made again from others when lost (thumbnails, galleries)."""
         _check_name(name)
         self.check()
         existing = self.stat(name)
@@ -138,21 +147,45 @@ class Dir:
             )
         # A leading dot and the .tmp suffix: the watcher's whitelist never matches these.
         temp = f".{name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
-        with self._named(name):
-            fd = os.open(temp, _OPEN_TEMP, 0o600, dir_fd=self.fd)
+        fd, named = self._open_temp(name, temp)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fchmod(f.fileno(), FILE_MODE)
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
+                if not named:
+                    # The file gets a name only now, when whole: a kill while writing
+                    # leaves nothing behind for the next run to sweep.
+                    with self._named(name):
+                        os.link(
+                            f"/proc/self/fd/{f.fileno()}",
+                            temp,
+                            dst_dir_fd=self.fd,
+                            follow_symlinks=True,
+                        )
             with self._named(name):
                 os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp, dir_fd=self.fd)
             raise
-        os.fsync(self.fd)
+        if durable:
+            os.fsync(self.fd)
+
+    def _open_temp(self, name: str, temp: str) -> tuple[int, bool]:
+        """An unnamed file in this folder (O_TMPFILE) where the kernel and file system
+        offer one, else the named temp file; the flag says which."""
+        if _TMPFILE_WORKS:
+            try:
+                return os.open(".", _OPEN_UNNAMED, 0o600, dir_fd=self.fd), False
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    with self._named(name):
+                        raise
+        with self._named(name):
+            return os.open(temp, _OPEN_TEMP, 0o600, dir_fd=self.fd), True
 
     def write_json(self, name: str, obj: Any) -> str:
         """Write `obj` as UTF-8 JSON; return the sha256 of the bytes written."""
@@ -201,7 +234,11 @@ class Dir:
         return True
 
     def names(self) -> list[str]:
-        return os.listdir(self.fd)
+        # listdir on a descriptor reads through a stream that shares the descriptor's
+        # offset: two threads listing one folder at once each saw part of it (a ledger
+        # once missed another stage's cost that way). One listing at a time.
+        with self._listing:
+            return os.listdir(self.fd)
 
     @contextlib.contextmanager
     def _named(self, name: str) -> Iterator[None]:

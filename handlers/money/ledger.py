@@ -59,6 +59,7 @@ class Ledger:
         self._reserved = 0.0
         self._tokens: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._upstream_lock = threading.Lock()
 
     def add_recovered(self, amount: float) -> None:
         """Spend found in an image's own metadata that no manifest counted yet (a crash
@@ -102,13 +103,11 @@ class Ledger:
                     self._tokens[key] = self._tokens.get(key, 0) + n
 
     def _upstream_spend(self) -> float:
-        with self._lock:
-            if self._upstream is not None:
-                return self._upstream
-        value = self._upstream_usd()
-        with self._lock:
+        # Read once, by the first call held, while any other waits: every hold must
+        # count it.
+        with self._upstream_lock:
             if self._upstream is None:
-                self._upstream = value
+                self._upstream = self._upstream_usd()
             return self._upstream
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from handlers.episode import layout
 from handlers.errors import ImagegenError
@@ -28,6 +28,7 @@ OK_STATUSES: frozenset[str] = frozenset({"generated", "template"})
 # Statuses worth another run unasked: the provider may be back (the daemon retries them).
 RETRY_STATUSES: frozenset[str] = frozenset({"failed", "fallback"})
 MAX_MANIFEST_BYTES = layout.MAX_MANIFEST_BYTES
+IMAGE_MIME = "image/png"
 
 
 class Check(BaseModel):
@@ -164,6 +165,54 @@ class ManifestEntry(BaseModel):
         return self.status in OK_STATUSES
 
 
+class ImageRecord(BaseModel):
+    """One chapter's image as peer tools of the upstream pipeline read it (their
+    media-asset shape); derived from the chapter's entry, never read back."""
+
+    chapter_id: str
+    chapter_title: str
+    visual_type: str
+    file_path: str | None  # relative to the episode; None while the chapter has no image
+    generation_method: str | None
+    mime_type: str
+    size_bytes: int | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: ManifestEntry) -> ImageRecord:
+        chosen = entry.candidate(entry.selected) if entry.selected else None
+        metadata: dict[str, Any] = {
+            "status": entry.status,
+            "prompt": entry.prompt,
+            "model": entry.model,
+            "provider": entry.provider,
+            "cost_usd": entry.cost_usd,
+            "sha256": entry.sha256,
+            "width": entry.width,
+            "height": entry.height,
+            "candidates": {
+                "count": len(entry.candidates),
+                "passed": sum(1 for c in entry.candidates if c.passed),
+                "selected": entry.selected,
+                "method": entry.selection.method if entry.selection else None,
+                "why": entry.selection.why if entry.selection else None,
+                "score": chosen.total if chosen else None,
+            },
+        }
+        if entry.error:
+            metadata["error"] = entry.error
+        return cls(
+            chapter_id=entry.chapter_id,
+            chapter_title=entry.title,
+            visual_type=entry.visual_type,
+            file_path=f"{layout.IMAGES_DIR}/{entry.file}" if entry.file else None,
+            generation_method=entry.generation_method,
+            mime_type=IMAGE_MIME,
+            size_bytes=entry.bytes,
+            metadata=metadata,
+        )
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -182,6 +231,12 @@ class Manifest(BaseModel):
             if e.chapter_id == chapter_id:
                 return e
         return None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def images(self) -> list[ImageRecord]:
+        """`chapters` again in the shape peer tools read, in chapter order."""
+        return [ImageRecord.of(e) for e in self.chapters]
 
     def content(self) -> dict[str, Any]:
         """The manifest without its timestamp: equal content means nothing to write."""

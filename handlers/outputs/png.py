@@ -16,6 +16,32 @@ META_PREFIX = "imagegen:"
 PNG_COMPRESS_LEVEL = 3
 
 
+def crop_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
+    """The centred part of `img` with the frame's aspect, at `img`'s own resolution:
+    what the video will show of a candidate, without the cost of scaling it (about
+    0.1 s for a 1536x1024 image). Only the chosen candidate is scaled (fit_to_frame)."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    want = width / height
+    if abs(img.width / img.height - want) < 1e-3:
+        return img
+    if img.width / img.height > want:
+        w = round(img.height * want)
+        left = (img.width - w) // 2
+        return img.crop((left, 0, left + w, img.height))
+    h = round(img.width / want)
+    top = (img.height - h) // 2
+    return img.crop((0, top, img.width, top + h))
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height from its header, without decoding it."""
+    if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
 def fit_to_frame(img: Image.Image, width: int, height: int) -> Image.Image:
     """Scale to cover the frame, centre-crop, high-quality resampling."""
     if img.mode != "RGB":

@@ -8,11 +8,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import structlog
+
 from config.settings import FrameSettings
 from handlers.episode import layout
 from handlers.episode.chapters import Episode
 from handlers.episode.dirs import EpisodeDirs
-from handlers.errors import ImagegenError, InputError
+from handlers.errors import ConfinementError, ImagegenError, InputError
 from handlers.files.dirs import Dir
 from handlers.hashing import sha256_bytes
 from handlers.outputs import shelves
@@ -26,12 +28,15 @@ from handlers.outputs.manifest import (
 )
 from handlers.outputs.markers import marker_info
 from handlers.outputs.shelves import MAX_CANDIDATE_BYTES, Shelf
+from handlers.outputs.thumbs import write_thumb
 
 if TYPE_CHECKING:
     from PIL import Image
 
 # handlers.outputs.png (Pillow) is imported in the methods that make or read images: a
 # run that finds its episode current plans and ends without loading Pillow.
+
+log = structlog.get_logger("imagegen")
 
 
 class Recorder:
@@ -81,7 +86,12 @@ class Recorder:
         images.write_bytes(name, data)
         st = images.stat(name)
         assert st is not None
-        return with_file_facts(entry, name, st, sha256_bytes(data))
+        sha = sha256_bytes(data)
+        if img is not None and not entry.selected:
+            # A chapter made of candidates shows its chosen candidate's thumbnail (the
+            # same picture, thumbnailed when it was kept); a template needs its own.
+            self.thumb(sha, img)
+        return with_file_facts(entry, name, st, sha)
 
     # -- candidates ---------------------------------------------------------------------
 
@@ -95,14 +105,15 @@ class Recorder:
     def next_candidate_number(self, chapter_id: str) -> int:
         return shelves.next_number(self.shelf(chapter_id))
 
-    def write_candidate(
-        self, chapter_id: str, candidate: str, img: Image.Image, meta: dict[str, str]
-    ) -> tuple[str, str, bytes]:
-        """Write images/candidates/<chapter_id>/<candidate>.png; return (file relative
-        to images/, sha256, the PNG's bytes)."""
-        shelf = self.shelf(chapter_id)
-        data = shelves.write(shelf, candidate, img, meta)
-        return shelf.file(candidate), sha256_bytes(data), data
+    def thumb(self, sha256: str, img: Image.Image) -> None:
+        """The gallery's thumbnail, made now from the picture in memory: the gallery
+        written at the end of the job then decodes no image. A thumbnail is a cache:
+        one that cannot be written never costs the chapter (the gallery makes it later);
+        only a folder gone under the run (Gone) stops it, as any other write would."""
+        try:
+            write_thumb(self._images().make_dir(layout.THUMBS_DIR), sha256, img)
+        except (OSError, ConfinementError) as e:
+            log.warning("thumbnail_not_written", episode_id=self.paths.name, error=str(e))
 
     def read_candidate(self, relative: str, sha256: str | None) -> tuple[Image.Image, bytes]:
         """A kept candidate, decoded, and its file's bytes (for a manual pick or a
@@ -134,13 +145,15 @@ class Recorder:
 
     def _invalidate_render(self) -> None:
         """Before the first image changes, mark the downstream render stale: written
-        first, it survives a crash at any later moment."""
+        first, it survives a crash at any later moment. Only a draft that exists can be
+        outdated (upstream's rule): with no render/draft.mp4 nothing is written."""
         with self._lock:
             if self._render_invalidated:
                 return
             self._render_invalidated = True
-        render = self.dirs.render(create=True)
-        assert render is not None
+        render = self.dirs.render()
+        if render is None or render.stat(layout.RENDER_DRAFT) is None:
+            return
         reason = f"images regenerated: {', '.join(self.planned)}"
         render.write_json(layout.RENDER_STALE, marker_info("imagegen", reason))
 

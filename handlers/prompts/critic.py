@@ -7,8 +7,6 @@ without any call. What the critic is told about the chapter is a `PromptBrief`."
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -16,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import RefineWeights
+from handlers.api.llm import Reply, json_object
 
 DIMENSIONS = (
     "completeness",
@@ -125,15 +124,6 @@ class PromptBrief:
         )
 
 
-@dataclass
-class Answer:
-    """One paid critic call: the reply's text and its token usage."""
-
-    text: str
-    usage: dict[str, int] = field(default_factory=dict)
-    cost_usd: float = 0.0
-
-
 class Critic(Protocol):
     """An LLM critic behind one of the SDKs (handlers/prompts/critic_llm.py)."""
 
@@ -149,26 +139,17 @@ class Critic(Protocol):
         """The most one call can cost (input estimated generously, output at max)."""
         ...
 
-    def ask(self, brief: PromptBrief, prompt: str, stopped: Callable[[], bool] | None) -> Answer:
+    def ask(self, brief: PromptBrief, prompt: str, stopped: Callable[[], bool] | None) -> Reply:
         """One call; the reply's text unparsed (`parse_reply` tells a malformed one)."""
         ...
 
 
 def parse_reply(text: str) -> CriticReply:
-    """The JSON object in the reply (a fence or stray prose around it is forgiven)."""
-    body = text.strip()
-    if not body:
-        raise MalformedCritique("an empty reply")
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.DOTALL)
-    if fenced:
-        body = fenced.group(1).strip()
-    start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end <= start:
-        raise MalformedCritique("no JSON object in the reply")
+    """The reply's JSON object, validated (a fence or stray prose around it is forgiven)."""
     try:
-        data = json.loads(body[start : end + 1])
-    except json.JSONDecodeError as e:
-        raise MalformedCritique(f"not JSON ({e.msg})") from None
+        data = json_object(text)
+    except ValueError as e:
+        raise MalformedCritique(str(e)) from None
     try:
         return CriticReply.model_validate(data)
     except ValidationError as e:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from config.settings import Settings
-from handlers.api.clients import anthropic_client, openai_client
-from handlers.api.key_check import ensure_key_works
-from handlers.api.retry import MalformedResponse, RateGate, call_with_retries
-from handlers.errors import ContentRejected
+from handlers.api.llm import LLM, Provider
+from handlers.api.retry import MalformedResponse
 from handlers.money.pricing import PriceTable
 from handlers.prompts.template import PromptTemplate
 from handlers.prompts.writers import REVISE, PromptContext, WrittenPrompt
@@ -46,26 +43,32 @@ def clean_prompt(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
     return text
 
 
-class _LLMWriter:
-    name = "llm"
+class LLMWriter:
+    """A prompt writer on Claude or OpenAI Chat (through handlers/api/llm.py)."""
+
     paid = True
 
-    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        settings: Settings,
+        template: PromptTemplate,
+        prices: PriceTable,
+    ) -> None:
         self.template = template
         self.prices = prices
-        self.retry = settings.retry
-        self.gate = RateGate()
         self.style_prefix = settings.prompt.style_prefix
-        self.model: str | None = settings.prompt.model or template.model
-
-    @property
-    def client(self) -> Any:
-        """The SDK client (anthropic or openai): both have base_url, api_key, models.list."""
-        raise NotImplementedError
+        model = settings.prompt.model or template.model
+        if provider == "openai" and settings.prompt.model is None and model.startswith("claude"):
+            # The template names a Claude model; the OpenAI writer needs one of its own.
+            model = DEFAULT_OPENAI_CHAT_MODEL
+        self.llm = LLM(provider, model, settings, prices)
+        self.name: str = provider
+        self.model: str | None = model
 
     @property
     def label(self) -> str:
-        return f"{self.name}:{self.model}"
+        return self.llm.label
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
         system, user = self._messages(ctx)
@@ -85,30 +88,32 @@ class _LLMWriter:
     def revise_estimate(self, ctx: PromptContext, prompt: str, feedback: Sequence[str]) -> float:
         """The most a revision can cost: input at about 3 characters a token, output
         at the template's max_tokens (the same rule as a first prompt's estimate)."""
-        assert self.model is not None
         system, user = self._revise_messages(ctx, prompt, feedback)
         tokens_in = (len(system) + len(user)) // 3 + 50
-        return self.prices.text_cost(self.model, tokens_in, self.template.max_tokens)
+        return self.llm.cost(tokens_in, self.template.max_tokens)
 
     def _call(
         self, system: str, user: str, what: str, stopped: Callable[[], bool] | None
     ) -> WrittenPrompt:
-        assert self.model is not None
-        model = self.model
-        client = self.client
-        ensure_key_works(self.name, str(client.base_url), client.api_key or "", client.models.list)
-        (text, usage), _ = call_with_retries(
-            lambda: self._ask(model, system, user),
-            what=f"{self.name}:{model} {what}",
-            policy=self.retry,
-            gate=self.gate,
+        reply = self.llm.ask(
+            system,
+            user,
+            max_tokens=self.template.max_tokens,
+            what=what,
+            temperature=self.template.temperature,
+            empty_is_fault=True,
             stopped=stopped,
         )
-        return self._finish(text, usage)
-
-    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
-        """One request: the answer's text and its token usage."""
-        raise NotImplementedError
+        body = clean_prompt(reply.text, MAX_PROMPT_CHARS - len(self.style_prefix))
+        if not body:
+            raise MalformedResponse(f"{self.label} answered an empty prompt")
+        return WrittenPrompt(
+            text=self.style_prefix + body,
+            source=f"writer:{self.name}",
+            model=self.model,
+            usage=reply.usage,
+            cost_usd=reply.cost_usd,
+        )
 
     def _messages(self, ctx: PromptContext) -> tuple[str, str]:
         values = ctx.values(self.template)
@@ -125,91 +130,3 @@ class _LLMWriter:
         return system, REVISE.format(
             chapter=user, prompt=prompt.removeprefix(self.style_prefix), fixes=fixes
         )
-
-    def _finish(self, text: str, usage: dict[str, int]) -> WrittenPrompt:
-        assert self.model is not None
-        body = clean_prompt(text, MAX_PROMPT_CHARS - len(self.style_prefix))
-        if not body:
-            raise MalformedResponse(f"{self.name}:{self.model} answered an empty prompt")
-        cost = self.prices.text_cost(
-            self.model, usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-        )
-        return WrittenPrompt(
-            text=self.style_prefix + body,
-            source=f"writer:{self.name}",
-            model=self.model,
-            usage=usage,
-            cost_usd=cost,
-        )
-
-
-class AnthropicWriter(_LLMWriter):
-    name = "anthropic"
-
-    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
-        super().__init__(settings, template, prices)
-        self._anthropic = settings.anthropic
-
-    @property
-    def client(self) -> Any:
-        # Made (and the SDK imported) on the first prompt: see handlers/api/clients.py.
-        return anthropic_client(self._anthropic)
-
-    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
-        # No temperature: the Messages API of anthropic SDK 2.x no longer takes one.
-        msg: Any = self.client.messages.create(
-            model=model,
-            max_tokens=self.template.max_tokens,
-            system=system,
-            messages=[{"role": "user", "content": user}],
-        )
-        if getattr(msg, "stop_reason", None) == "refusal":
-            raise ContentRejected(f"anthropic:{model} refused to write a prompt")
-        text = "".join(
-            getattr(block, "text", "")
-            for block in (msg.content or [])
-            if getattr(block, "type", None) == "text"
-        )
-        if not text.strip():
-            raise MalformedResponse(f"anthropic:{model} answered no text")
-        u = msg.usage
-        return text, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
-
-
-class OpenAIChatWriter(_LLMWriter):
-    name = "openai"
-
-    def __init__(self, settings: Settings, template: PromptTemplate, prices: PriceTable) -> None:
-        super().__init__(settings, template, prices)
-        if settings.prompt.model is None and template.model.startswith("claude"):
-            # The template names a Claude model; the OpenAI writer needs one of its own.
-            self.model = DEFAULT_OPENAI_CHAT_MODEL
-        self._openai = settings.openai
-
-    @property
-    def client(self) -> Any:
-        return openai_client(self._openai)  # made on first use, as AnthropicWriter's
-
-    def _ask(self, model: str, system: str, user: str) -> tuple[str, dict[str, int]]:
-        resp: Any = self.client.chat.completions.create(
-            model=model,
-            max_tokens=self.template.max_tokens,
-            temperature=self.template.temperature,
-            messages=[
-                {"role": "system", "content": system},
-                {"role": "user", "content": user},
-            ],
-        )
-        if not resp.choices:
-            raise MalformedResponse(f"openai:{model} answered no choices")
-        choice = resp.choices[0]
-        if choice.finish_reason == "content_filter":
-            raise ContentRejected(f"openai:{model} content filter stopped the prompt")
-        text = choice.message.content or ""
-        if not text.strip():
-            raise MalformedResponse(f"openai:{model} answered an empty message")
-        u = resp.usage
-        return text, {
-            "input_tokens": getattr(u, "prompt_tokens", 0) or 0,
-            "output_tokens": getattr(u, "completion_tokens", 0) or 0,
-        }

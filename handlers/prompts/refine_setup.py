@@ -63,11 +63,11 @@ def build_critic(settings: Settings, prices: PriceTable) -> Critic | None:
     if kind == "rules":
         return None
     # Imported here: the SDKs take about a second to import (see handlers/run/services.py).
-    from handlers.prompts.critic_llm import AnthropicCritic, OpenAICritic
+    from handlers.prompts.critic_llm import LLMCritic
 
     if kind == "anthropic":
-        return AnthropicCritic(settings, prices)
-    return OpenAICritic(settings, prices)
+        return LLMCritic("anthropic", settings, prices)
+    return LLMCritic("openai", settings, prices)
 
 
 def refine_facts(settings: Settings, writer: PromptWriter) -> dict[str, Any] | None:

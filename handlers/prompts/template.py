@@ -46,6 +46,9 @@ class PromptTemplate:
     user: str
     prompt: str
     guidance: dict[str, str]
+    # The whole file as read: provenance keeps it, so the media database's
+    # prompt_versions can be rebuilt from the files alone.
+    text: str = ""
 
     def render(self, section: str, values: dict[str, str]) -> str:
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], section)
@@ -119,6 +122,7 @@ def parse_template(raw: bytes, source: str) -> PromptTemplate:
         user=sections["User"].strip(),
         prompt=" ".join(sections["Prompt"].split()),
         guidance=guidance,
+        text=text,
     )
 
 

@@ -86,6 +86,7 @@ class _Tried:
     rejected: ContentRejected | None = None
     rejected_by: set[str] = field(default_factory=set)
     paid_seen: bool = False
+    called: bool = False  # a request went out for this chapter
 
     def note(self, step: ImageStep, outcome: str, error: str | None = None) -> None:
         self.trail.append(
@@ -158,6 +159,10 @@ class ProviderChain:
                         message="every paid provider failed: an offline stand-in, retried later",
                     )
                 return Served(image, step, duration, tried.trail, stand_in=stand)
+        if not tried.called:
+            # Every link was closed before this chapter asked: when that halted the
+            # run, the chapter was not started, like those still waiting for a slot.
+            self.stop.check()
         raise self._nothing_served(tried)
 
     # -- one link -----------------------------------------------------------------------
@@ -176,6 +181,7 @@ class ProviderChain:
             with self.ledger.hold(price, "image", what=step.label) as hold:
                 self.stop.check()
                 started = time.monotonic()
+                tried.called = True
                 try:
                     got = step.provider.generate(request)
                 except Stopped:

@@ -23,7 +23,7 @@ from handlers.money.ledger import CostCapReached
 from handlers.outputs import shelves
 from handlers.outputs.entries import base_entry, now_iso, png_meta
 from handlers.outputs.manifest import Candidate, ManifestEntry, ProviderAttempt
-from handlers.outputs.png import fit_to_frame
+from handlers.outputs.png import crop_to_frame
 from handlers.outputs.shelves import Shelf
 from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.base import ImageRequest
@@ -199,13 +199,14 @@ def _generate(
         references=tuple(work.references),
         shot=work.shot,
     )
-    with ctx.paid_call():
+    with ctx.paid_call(work):
         return ctx.chain.generate(request, work.log, trail, stand_in=stand_in)
 
 
 def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str) -> Made:
-    """Fit the paid image to the frame and keep its file at once: from here on a kill
-    loses nothing that was paid for."""
+    """Crop the paid image to the frame's aspect and keep its file at once: from here on
+    a kill loses nothing that was paid for. Candidates are kept at the provider's own
+    resolution; only the chosen one is scaled to the frame (write_chosen)."""
     got = served.image
     record = Candidate(
         id=candidate_id,
@@ -227,12 +228,13 @@ def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str)
         )
     frame_cfg = ctx.settings.frame
     # Not behind the CPU slots: a paid image waits for nobody's checks to be kept.
-    frame = fit_to_frame(got.image, frame_cfg.width, frame_cfg.height)
+    frame = crop_to_frame(got.image, frame_cfg.width, frame_cfg.height)
     png = None
     if ctx.settings.selection.keep_candidates:
         shelf = work.candidate_shelf(ctx.recorder)
         png = shelves.write(shelf, candidate_id, frame, _candidate_meta(work, record))
         _attach_file(record, shelf, png)
+        ctx.recorder.thumb(record.sha256 or sha256_bytes(png), frame)
     return Made(record, frame, png, _asked_size(served))
 
 
@@ -275,8 +277,11 @@ def _consider(work: ChapterWork, ctx: RunContext, state: _Round, made: Made) -> 
     if not record.passed:
         return False
     if state.best is None or record.total > state.best.record.total:
-        # The kept file is all the final write needs: drop the pixels when there is one.
-        state.best = Made(record, made.frame if made.png is None else None, made.png)
+        # The kept file is all the final write needs when it is at the frame size already
+        # (the offline renderer's); else its pixels are scaled then (kept, not decoded).
+        frame_size = (ctx.settings.frame.width, ctx.settings.frame.height)
+        at_size = made.png is not None and made.frame.size == frame_size
+        state.best = Made(record, None if at_size else made.frame, made.png)
     if paid and cfg.accept_score > 0 and record.total >= cfg.accept_score:
         state.stop_note = (
             f"stopped after {len(state.candidates)} of {cfg.candidates}: {record.id} reached "

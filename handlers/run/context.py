@@ -25,6 +25,7 @@ from handlers.prompts.writers import WrittenPrompt
 from handlers.providers.base import Reference, Shot
 from handlers.providers.chain import ProviderChain
 from handlers.run.services import Services
+from handlers.run.slots import ApiSlots
 from handlers.select.judge import Brief, Judge
 from handlers.stop import StopSignal
 
@@ -45,7 +46,10 @@ class RunContext:
     stop: StopSignal
     chain: ProviderChain
     recorder: Recorder
-    api_slots: threading.Semaphore
+    api_slots: ApiSlots
+    # LLM calls (prompt writer, critic, judge) go to other endpoints with limits of
+    # their own: a judge's verdict must not wait behind other chapters' images.
+    llm_slots: ApiSlots
     # Fitting, checking and encoding a frame is CPU work: more at once than there are
     # writers only slows the first image down.
     cpu_slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(WRITERS))
@@ -53,11 +57,17 @@ class RunContext:
     _judge_dead: str | None = None
 
     @contextmanager
-    def paid_call(self) -> Iterator[None]:
-        """One of the run's API slots for a paid call. Bad credentials or an unusable
-        model halt the run before the slot is handed on, so no chapter waiting for it
-        sends another request."""
-        with self.api_slots:
+    def paid_call(self, work: ChapterWork | None = None, *, llm: bool = False) -> Iterator[None]:
+        """One of the run's slots for a paid call of `work`'s chapter: an image slot, or
+        with `llm` an LLM slot (handlers/run/slots.py says who is served first). Bad
+        credentials or an unusable model halt the run before the slot is handed on, so
+        no chapter waiting for it sends another request."""
+        progress = work.paid_calls if work is not None else 0
+        order = work.order if work is not None else 0
+        slots = self.llm_slots if llm else self.api_slots
+        with slots.hold(progress, order):
+            if work is not None:
+                work.paid_calls += 1
             try:
                 yield
             except (AuthError, ConfigurationError) as e:
@@ -99,6 +109,10 @@ class ChapterWork:
 
     plan: ChapterPlan
     log: Any
+    # The chapter's place in the episode, and its paid calls so far: who gets the next
+    # free API slot (handlers/run/slots.py).
+    order: int = 0
+    paid_calls: int = 0
     # Manifest entry fields gathered so far; a failure keeps them in its entry.
     fields: dict[str, object] = field(default_factory=lambda: {"attempts": 0})
     prompt: WrittenPrompt | None = None

@@ -5,8 +5,8 @@ Each step's work lives in its stage."""
 from __future__ import annotations
 
 import os
-import threading
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 import structlog
@@ -69,6 +69,7 @@ class EpisodeRun:
         # Before every paid call: the episode folder must still be where it was.
         self.stop = StopSignal(dirs.paths.name, request.cancel, gone=dirs.gone)
         self.started_at = now_iso()
+        self.job_id = uuid.uuid4().hex
         # For the log when the folder goes away mid-run: what was to be done, what was.
         self._planned: list[str] = []
         self._finished: set[str] = set()
@@ -205,7 +206,7 @@ class EpisodeRun:
                 # Rebuilt from the PNG: paid for, but the crash came before it was counted.
                 ledger.add_recovered(plan.previous.cost_usd)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
-        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings))
+        result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
         result.reused = sum(1 for p in plans if p.action == "reuse")
         recorder.planned = [p.chapter.chapter_id for p in work if p.action != "skip"]
         self._planned = list(recorder.planned)
@@ -228,6 +229,7 @@ class EpisodeRun:
         from handlers.providers.chain import ProviderChain
         from handlers.run import pipeline
         from handlers.run.context import RunContext
+        from handlers.run.slots import ApiSlots
 
         for plan in work:
             self.log.info(
@@ -250,7 +252,8 @@ class EpisodeRun:
                 services.chain, services.prices, ledger, self.stop, services.chains
             ),
             recorder=recorder,
-            api_slots=threading.Semaphore(max(1, self.settings.image.concurrency)),
+            api_slots=ApiSlots(self.settings.image.concurrency),
+            llm_slots=ApiSlots(self.settings.image.concurrency),
             judge=services.judge,
         )
         steps = {
@@ -354,6 +357,8 @@ class EpisodeRun:
             markers=[p.marker.describe() for p in plans if p.marker is not None],
             manifest_sha256=recorder.manifest_sha,
             storyboard=None if board is None else board.facts(),
+            job_id=self.job_id,
+            template_hashes={e.template_hash for e in recorder.entries.values() if e.template_hash},
         )
 
     def _dry_run(

@@ -40,7 +40,7 @@ def judge_candidate(
     for _ in range(JUDGE_TRIES):
         try:
             with (
-                ctx.api_slots,
+                ctx.llm_slots.hold(work.paid_calls, work.order),
                 ctx.ledger.hold(
                     judge.estimate(brief), "judge", what=f"judging {record.id}"
                 ) as hold,

@@ -31,7 +31,7 @@ from handlers.files.dirs import Gone
 from handlers.money.ledger import CostCapReached
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import ManifestEntry
-from handlers.outputs.png import fit_to_frame
+from handlers.outputs.png import decode_image, fit_to_frame, png_size
 from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
 from handlers.providers.references import load_reference
@@ -54,7 +54,7 @@ def write_prompt(work: ChapterWork, ctx: RunContext) -> None:
     if work.prompt is not None:
         return  # the prompt of recovered candidates: theirs stands
     services = ctx.services
-    with ctx.paid_call():
+    with ctx.paid_call(work, llm=True):
         written = compose_prompt(
             work.plan.chapter,
             ctx.settings,
@@ -143,17 +143,24 @@ def check_template(work: ChapterWork, ctx: RunContext) -> None:
 
 
 def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
-    """The chapter's image, atomically, at today's path: consumers see no change.
-    Nothing to write when a step changed only the entry (a re-ranking that kept the
-    same choice)."""
+    """The chapter's image, atomically, at today's path: consumers see no change. A kept
+    candidate already at the frame size becomes it as it is (its metadata replaced, its
+    pixels not compressed again); any other is scaled to the frame and encoded. Nothing
+    to write when a step changed only the entry (a re-ranking that kept the choice)."""
     assert work.entry is not None
-    if work.png is not None:
+    frame = ctx.settings.frame
+    if (
+        work.image is None
+        and work.png is not None
+        and png_size(work.png) == (frame.width, frame.height)
+    ):
         work.entry = ctx.recorder.write_image(work.entry, None, png=work.png)
-    elif work.image is not None:
-        frame = ctx.settings.frame
+    elif work.png is not None or work.image is not None:
         with ctx.cpu_slots:
-            image = fit_to_frame(work.image, frame.width, frame.height)
-            work.image = None  # the native image is not needed to encode: let it go
+            source = work.image if work.image is not None else decode_image(work.png or b"")
+            work.image = work.png = None  # the source is not needed to encode: let it go
+            image = fit_to_frame(source, frame.width, frame.height)
+            del source
             work.entry = ctx.recorder.write_image(work.entry, image)
     work.image = work.png = None  # on disk now; let the memory go
 
@@ -218,8 +225,8 @@ def run_chapters(
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
     concurrency = ctx.settings.image.concurrency
-    workers = concurrency + max(WRITERS, concurrency)
-    queue = deque(plans)
+    workers = concurrency * ctx.settings.selection.candidates + WRITERS
+    queue = deque(enumerate(plans))
     if ctx.settings.selection.ocr and any(steps is not SELECT for _, steps in plans):
         # Tesseract's models load while the first chapters wait for their images.
         threading.Thread(target=ocr.warm_up, name="imagegen-ocr-warm-up", daemon=True).start()
@@ -229,8 +236,10 @@ def run_chapters(
         try:
             while queue or running:
                 while queue and len(running) < workers and not ctx.stop.stopping():
-                    plan, steps = queue.popleft()
-                    work = ChapterWork(plan, episode_log.bind(chapter_id=plan.chapter.chapter_id))
+                    order, (plan, steps) = queue.popleft()
+                    work = ChapterWork(
+                        plan, episode_log.bind(chapter_id=plan.chapter.chapter_id), order=order
+                    )
                     running[pool.submit(run_chapter, work, steps, ctx)] = plan
                 if not running:
                     break

@@ -163,7 +163,7 @@ def _job(work: ChapterWork, ctx: RunContext, files: TraceFiles) -> RefineJob:
         ledger=ctx.ledger,
         stop=ctx.stop,
         files=files,
-        api_slot=ctx.paid_call,
+        api_slot=lambda: ctx.paid_call(work, llm=True),
         reserve_after=_first_image_cost(work, ctx),
         facts={
             "episode_id": ctx.episode.doc.episode_id,

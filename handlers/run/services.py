@@ -71,10 +71,12 @@ class Services:
         return models
 
     def template_facts(self) -> dict[str, str]:
+        """source, name, sha256 and the text of the prompt template."""
         return {
             "source": self.template.source,
             "name": self.template.name,
             "sha256": self.template.sha256,
+            "text": self.template.text,
         }
 
 
@@ -201,11 +203,11 @@ def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable
     if writer == "template":
         return TemplateWriter(template)
     # Loaded only for an LLM writer; its SDK is imported on the first prompt, not here.
-    from handlers.prompts.llm import AnthropicWriter, OpenAIChatWriter
+    from handlers.prompts.llm import LLMWriter
 
     if writer == "anthropic":
-        return AnthropicWriter(settings, template, prices)
-    return OpenAIChatWriter(settings, template, prices)
+        return LLMWriter("anthropic", settings, template, prices)
+    return LLMWriter("openai", settings, template, prices)
 
 
 def _judge_for(settings: Settings, prices: PriceTable) -> Judge | None:
@@ -221,8 +223,8 @@ def _judge_for(settings: Settings, prices: PriceTable) -> Judge | None:
             judge = "openai"
         else:
             return None
-    from handlers.select.vision import AnthropicJudge, OpenAIJudge  # see _provider_for
+    from handlers.select.vision import VisionJudge  # see _provider_for
 
     if judge == "anthropic":
-        return AnthropicJudge(settings, prices)
-    return OpenAIJudge(settings, prices)
+        return VisionJudge("anthropic", settings, prices)
+    return VisionJudge("openai", settings, prices)

@@ -10,15 +10,14 @@ tokens, about USD 0.002 at Claude Sonnet prices)."""
 from __future__ import annotations
 
 import io
-import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.settings import JudgeWeights
+from handlers.api.llm import Reply, json_object
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -81,15 +80,6 @@ class Brief:
         )
 
 
-@dataclass
-class Answer:
-    """One judge call: the reply's text and its token usage."""
-
-    text: str
-    usage: dict[str, int] = field(default_factory=dict)
-    cost_usd: float = 0.0
-
-
 class Judge(Protocol):
     """A vision LLM behind one of the SDKs (handlers/select/vision.py)."""
 
@@ -100,9 +90,7 @@ class Judge(Protocol):
         """The most one call can cost (input estimated generously, output at max)."""
         ...
 
-    def ask(
-        self, image_jpeg: bytes, brief: Brief, stopped: Callable[[], bool] | None
-    ) -> Answer: ...
+    def ask(self, image_jpeg: bytes, brief: Brief, stopped: Callable[[], bool] | None) -> Reply: ...
 
 
 class MalformedVerdict(ValueError):
@@ -110,20 +98,11 @@ class MalformedVerdict(ValueError):
 
 
 def parse_reply(text: str) -> JudgeReply:
-    """The JSON object in the reply (fences and stray prose around it are forgiven)."""
-    body = text.strip()
-    if not body:
-        raise MalformedVerdict("an empty reply")
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.DOTALL)
-    if fenced:
-        body = fenced.group(1).strip()
-    start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end <= start:
-        raise MalformedVerdict("no JSON object in the reply")
+    """The reply's JSON object, validated (a fence or stray prose around it is forgiven)."""
     try:
-        data = json.loads(body[start : end + 1])
-    except json.JSONDecodeError as e:
-        raise MalformedVerdict(f"not JSON ({e.msg})") from None
+        data = json_object(text)
+    except ValueError as e:
+        raise MalformedVerdict(str(e)) from None
     try:
         return JudgeReply.model_validate(data)
     except ValidationError as e:

@@ -8,6 +8,8 @@ tesseract-ocr-tur), installed by scripts/install-system-deps."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import glob
 import os
 import queue
@@ -60,6 +62,25 @@ def tessdata_dir() -> str:
     )
 
 
+def _quiet_leptonica(tesserocr_module: Any) -> None:
+    """Leptonica (under Tesseract) prints "Error in boxClipToRectangle ..." to stderr for
+    harmless layout oddities of some images; under systemd that is journal noise with no
+    context. Lower its message severity to none (L_SEVERITY_NONE = 6) where its library
+    can be found; harmless to skip when it cannot."""
+    candidates = glob.glob(
+        os.path.join(
+            os.path.dirname(tesserocr_module.__file__), "..", "tesserocr.libs", "libleptonica*"
+        )
+    )
+    found = ctypes.util.find_library("leptonica") or ctypes.util.find_library("lept")
+    for path in [*candidates, *([found] if found else [])]:
+        try:
+            ctypes.CDLL(path).setMsgSeverity(6)
+            return
+        except (OSError, AttributeError):
+            continue
+
+
 @contextmanager
 def _engine() -> Iterator[Any]:
     try:
@@ -72,6 +93,7 @@ def _engine() -> Iterator[Any]:
                 f"the tesserocr package cannot be loaded ({e}); reinstall imagegen's "
                 "Python dependencies, or set selection.ocr = false"
             ) from None
+        _quiet_leptonica(tesserocr)
         engine = tesserocr.PyTessBaseAPI(
             path=tessdata_dir(), lang=LANGUAGES, psm=tesserocr.PSM.AUTO
         )

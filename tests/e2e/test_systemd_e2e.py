@@ -102,8 +102,12 @@ def reset(sandbox: Sandbox, fake: FakeAPI) -> None:
     if extra:
         sandbox.systemctl("daemon-reload")
     sandbox.write_config({})
-    for episode in sandbox.outputs.iterdir():
-        shutil.rmtree(episode)
+    # Episodes, and what the daemon writes beside them (the root gallery).
+    for entry in sandbox.outputs.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     fake.reset()
     fake.latency.clear()
 

@@ -32,6 +32,7 @@ from PIL import Image
 import config.loader
 from config import Settings, load_settings
 from handlers import imagegen
+from handlers.episode import layout
 from handlers.run.services import build_services
 from tests.support.daemon_proc import DaemonProcess
 from tests.support.episodes import episode_doc
@@ -842,7 +843,9 @@ def check_case(
         note = f"{describe(case)}: wrote outside the root: {outside[:5]}"
         tally.add("writes_outside_root", "outside", note, len(outside))
         reset_outside(outer, skip, baseline)
-    strays = [p.name for p in root.iterdir() if p.name != EPISODE]
+    # The tree's own files, ours by design: its gallery page and the media database.
+    ours = {EPISODE, layout.ROOT_GALLERY, layout.STATE_DIR}
+    strays = [p.name for p in root.iterdir() if p.name not in ours]
     if strays:
         tally.fail("stray", f"{describe(case)}: wrote next to the episode: {strays[:5]}")
     for path in root.iterdir():
