@@ -25,6 +25,17 @@ DEMO = json.loads((REPO / "examples/demo-ep001/chapters.json").read_text(encodin
 
 
 @pytest.fixture(autouse=True)
+def _logging_restored() -> Any:
+    """A test that runs the `imagegen` command configures logging onto the stderr pytest
+    captured for it, closed once the test ends: later tests log as before instead."""
+    import structlog
+
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
+
+
+@pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's keys, config or credentials."""
     import os
