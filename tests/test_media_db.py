@@ -20,6 +20,7 @@ import pytest
 import structlog
 
 from config import Settings, load_settings
+from config.settings import StoryboardSettings
 from daemon.cli import main
 from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import episode_paths
@@ -216,23 +217,33 @@ def test_rows_match_the_files_after_runs_regeneration_and_a_pick(episode, three)
 
 
 def test_storyboard_frames_are_assets_too(episode, settings):
-    """The storyboard stage (coming) writes storyboard/<chapter_id>/start.png, end.png."""
-    board = episode / "storyboard"
-    (board / "ch02").mkdir(parents=True)
-    (board / "storyboard.json").write_text("{}", encoding="utf-8")
-    for frame in ("start.png", "end.png"):
-        (board / "ch02" / frame).write_bytes(b"\x89PNG frame")
-    run(episode, RunRequest(), settings)
-    rows = query(
-        settings.outputs_dir,
-        "SELECT asset_type, chapter_id, file_path, json_extract(metadata, '$.frame') "
-        "FROM media_assets WHERE asset_type LIKE 'storyboard%' ORDER BY file_path",
+    """Every clip's start and end frame, and storyboard.json, get a row; a clip redone
+    has its rows replaced, not added to."""
+    board = settings.model_copy(update={"storyboard": StoryboardSettings(enabled=True)})
+    assert run(episode, RunRequest(), board).ok
+    sql = (
+        "SELECT asset_type, chapter_id, file_path, json_extract(metadata, '$.frame'), "
+        "size_bytes FROM media_assets WHERE asset_type LIKE 'storyboard%' ORDER BY file_path"
     )
-    assert rows == [
-        ("storyboard_frame", "ch02", "ep001/storyboard/ch02/end.png", "end"),
-        ("storyboard_frame", "ch02", "ep001/storyboard/ch02/start.png", "start"),
-        ("storyboard", None, "ep001/storyboard/storyboard.json", None),
+    rows = query(settings.outputs_dir, sql)
+    chapters = [
+        c["chapter_id"] for c in json.loads((episode / "chapters.json").read_text())["chapters"]
     ]
+    expected = [
+        ("storyboard_frame", cid, f"ep001/storyboard/{cid}/{frame}.png", frame)
+        for cid in sorted(chapters)
+        for frame in ("end", "start")
+    ] + [("storyboard", None, "ep001/storyboard/storyboard.json", None)]
+    assert [r[:4] for r in rows] == expected
+    for _, _, path, _, size in rows:
+        assert size == (settings.outputs_dir / path).stat().st_size
+
+    (episode / "storyboard/ch02.stale").write_text("{}", encoding="utf-8")
+    assert run(episode, RunRequest(), board).ok
+    again = query(settings.outputs_dir, sql)
+    assert [r[:4] for r in again] == expected
+    for _, _, path, _, size in again:
+        assert size == (settings.outputs_dir / path).stat().st_size
 
 
 def test_an_unusable_database_costs_a_warning_never_the_job(episode, settings):

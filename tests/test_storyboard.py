@@ -15,7 +15,10 @@ from PIL import Image
 from config import Settings, load_settings
 from daemon.cli import main
 from daemon.triggers import classify
+from handlers.episode.dirs import EpisodeDirs
+from handlers.episode.paths import episode_paths
 from handlers.imagegen import RunRequest, needs_job, run, state_key
+from handlers.outputs.gallery import episode_page
 from handlers.outputs.markers import write_marker
 from handlers.run.services import build_services
 from handlers.storyboard.model import Storyboard
@@ -281,3 +284,26 @@ def test_the_daemon_wakes_on_a_clip_marker(outputs):
         )
     finally:
         daemon.stop()
+
+
+def test_the_gallery_shows_each_clip_as_a_strip(outputs):
+    episode = write_doc(outputs, "ep-strip", episode_doc("ep-strip", 3))
+    assert run(episode, RunRequest(), board_settings(outputs)).ok
+    page = (episode / "images/index.html").read_text(encoding="utf-8")
+    board = clips(episode)
+    for cid, clip in board.items():
+        section = page.split(f'id="{cid}"', 1)[1].split("<section", 1)[0]
+        assert f'data-clip="{clip["clip_number"]}"' in section
+        assert clip["camera_movement"] in section and clip["motion_description"] in section
+        for moment in ("start", "end"):
+            sha = clip[moment]["sha256"]
+            link = f'../storyboard/{cid}/{moment}.png?v={sha[:12]}"'
+            assert link in section
+            thumb = section.split(link, 1)[1].split('src="', 1)[1].split('"', 1)[0]
+            assert (episode / "images" / thumb).is_file()  # a small copy, not the frame
+
+    # A damaged storyboard.json costs the strips, never the page (the next job rebuilds it).
+    (episode / "storyboard/storyboard.json").write_text("{", encoding="utf-8")
+    with EpisodeDirs(episode_paths(outputs, episode)) as dirs:
+        html = episode_page(dirs, served=True)
+    assert 'class="strip"' not in html and 'id="ch01"' in html

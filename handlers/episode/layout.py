@@ -70,11 +70,6 @@ PROVENANCE_SUFFIX = ".json"
 RENDER_DRAFT = "draft.mp4"
 RENDER_STALE = RENDER_DRAFT + STALE
 
-# In storyboard/: storyboard.json and per clip <chapter_id>/start.png, end.png.
-STORYBOARD_DIR = "storyboard"
-STORYBOARD = "storyboard.json"
-STORYBOARD_FRAMES = ("start.png", "end.png")
-
 # At the root of the outputs tree: the tree's gallery page; in STATE_DIR (below) the
 # media database, an index of every episode's files, rebuilt from them when lost.
 ROOT_GALLERY = "index.html"

@@ -59,6 +59,18 @@ class Dir:
         """The outputs root: the one directory opened by its (already resolved) path."""
         return cls(os.open(root, _OPEN_DIR), root)
 
+    def find_dir(self, name: str) -> Dir | None:
+        """A subdirectory when one is there; None when absent, a file or a symlink
+        (never followed), or a name that is not a plain one. For readers that show
+        what there is."""
+        try:
+            st = self.stat(name)
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                return None
+            return self.open_dir(name)
+        except ConfinementError:
+            return None  # replaced by a symlink since the stat
+
     def open_dir(self, name: str) -> Dir:
         """A subdirectory, refusing a symlink in its place."""
         _check_name(name)

@@ -26,6 +26,7 @@ from handlers.outputs.manifest import Candidate, Manifest, ManifestEntry, read_m
 from handlers.outputs.markers import find_marker
 from handlers.outputs.media_sink import EpisodeStatus
 from handlers.outputs.picks import find_pick
+from handlers.outputs.storyboard_strip import Clip, read_strip
 
 # The tree's page lists the episodes whose last job finished last; `imagegen status`
 # lists them all (a page of 50,000 rows would be rewritten after every job).
@@ -64,29 +65,40 @@ def write_episode_gallery(dirs: EpisodeDirs) -> list[str]:
     if images is None or manifest is None:
         return warnings
     thumbs_dir = images.make_dir(layout.THUMBS_DIR)
+    strip = read_strip(dirs)
     wanted = _images_of(dirs, manifest)
+    for clip in strip.values():
+        wanted.update({f.sha256: (f.folder, f.name) for f in clip.frames if f.sha256})
     sources = [(sha, folder, name) for sha, (folder, name) in wanted.items()]
     warnings.extend(thumbs.make_missing(thumbs_dir, sources))
     thumbs.prune(thumbs_dir, set(wanted))
-    html = episode_page(dirs, served=False, manifest=manifest)
+    html = episode_page(dirs, served=False, manifest=manifest, strip=strip)
     # Made again from the manifest whenever lost: no fsync (the manifest has its own).
     images.write_bytes(layout.GALLERY, html.encode("utf-8", "backslashreplace"), durable=False)
     return warnings
 
 
 def episode_page(
-    dirs: EpisodeDirs, *, served: bool, manifest: Manifest | None = None, version: str = ""
+    dirs: EpisodeDirs,
+    *,
+    served: bool,
+    manifest: Manifest | None = None,
+    strip: dict[str, Clip] | None = None,
+    version: str = "",
 ) -> str:
     warnings: list[str] = []
     paths = dirs.paths
     images = _images(dirs, warnings)
     if manifest is None:
         manifest = read_manifest(images, warnings)
+    if strip is None:
+        strip = read_strip(dirs)
     doc = _chapters_doc(dirs)
     pending = pending_requests(dirs, manifest)
     thumbs_dir = _open(images, layout.THUMBS_DIR)
     chapters = [
         _chapter_view(images, thumbs_dir, e, doc["chapters"].get(e.chapter_id, {}), pending, served)
+        | {"clip": _clip_view(thumbs_dir, strip.get(e.chapter_id))}
         for e in (manifest.chapters if manifest else [])
     ]
     depth = len(Path(paths.relative).parts) + 1
@@ -118,13 +130,7 @@ def _images(dirs: EpisodeDirs, warnings: list[str]) -> Dir | None:
 
 
 def _open(folder: Dir | None, name: str) -> Dir | None:
-    """A subfolder when it is there (never through a symlink), else None."""
-    if folder is None or folder.stat(name) is None:
-        return None
-    try:
-        return folder.open_dir(name)
-    except ConfinementError:
-        return None
+    return folder.find_dir(name) if folder is not None else None
 
 
 def _images_of(dirs: EpisodeDirs, manifest: Manifest) -> dict[str, tuple[Dir, str]]:
@@ -191,6 +197,19 @@ def _candidate_view(
         "selected": selected,
         "picked": selected and manual,
         "can_pick": served and c.file is not None and not selected,
+    }
+
+
+def _clip_view(thumbs_dir: Dir | None, clip: Clip | None) -> dict[str, Any] | None:
+    """The chapter's storyboard clip: its frames side by side and the move between."""
+    if clip is None:
+        return None
+    return {
+        "clip": clip,
+        "frames": [
+            {"moment": f.moment, "image": _image(thumbs_dir, f.file, f.sha256, f.sha256)}
+            for f in clip.frames
+        ],
     }
 
 
@@ -263,13 +282,14 @@ def pending_requests(dirs: EpisodeDirs, manifest: Manifest | None) -> Pending:
 
 def episode_version(dirs: EpisodeDirs) -> str:
     """Changes whenever what the episode page shows changes: the manifest, chapters.json,
-    and the requests waiting for the daemon. The served page polls it."""
+    the storyboard, and the requests waiting for the daemon. The served page polls it."""
     images = _images(dirs, [])
     parts = []
     for folder, name in (
         (images, layout.MANIFEST),
         (dirs.episode, layout.CHAPTERS),
         (images, layout.MANIFEST_STALE),
+        (dirs.episode.find_dir(layout.STORYBOARD_DIR), layout.STORYBOARD),
     ):
         st = folder.stat(name) if folder is not None else None
         parts.append(f"{st.st_mtime_ns}.{st.st_size}" if st is not None else "-")

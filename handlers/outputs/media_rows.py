@@ -232,23 +232,17 @@ def _provenance_rows(
 
 
 def _storyboard_rows(dirs: EpisodeDirs, rows: EpisodeRows) -> None:
-    board = _subfolder(dirs.episode, layout.STORYBOARD_DIR)
+    board = dirs.episode.find_dir(layout.STORYBOARD_DIR)
     if board is None:
         return
     paths = dirs.paths
     _add(rows, paths, board, layout.STORYBOARD, "storyboard", None, JSON_MIME, {})
     for clip in sorted(board.names()):
-        folder = _subfolder(board, clip)
-        for frame in layout.STORYBOARD_FRAMES if folder is not None else ():
-            meta = {"frame": frame.removesuffix(layout.IMAGE_SUFFIX)}
+        folder = board.find_dir(clip)
+        for moment in layout.FRAME_MOMENTS if folder is not None else ():
+            meta = {"frame": moment}
+            frame = layout.frame_name(moment)
             _add(rows, paths, folder, frame, "storyboard_frame", clip, IMAGE_MIME, meta)
-
-
-def _subfolder(parent: Dir, name: str) -> Dir | None:
-    st = parent.stat(name)
-    if st is None or not stat.S_ISDIR(st.st_mode):
-        return None  # absent, a file, or a symlink: never followed
-    return parent.open_dir(name)
 
 
 def _add(
