@@ -766,10 +766,15 @@ def parse(raw: bytes) -> Any:
 
 
 def check_ok(tally: Tally, case: Case, episode: Path) -> None:
-    """An ok run left one manifest entry per chapter and a readable file for each."""
+    """An ok run left one manifest entry per visual (a chapter's first under its id,
+    further ones as <id>-v2, ...) and a readable file for each."""
     try:
         chapters = parse(case.raw)["chapters"]
-        wanted = [c["chapter_id"] for c in chapters]
+        wanted = []
+        for c in chapters:
+            visuals = c.get("visuals")
+            extra = len(visuals) - 1 if isinstance(visuals, list) and visuals else 0
+            wanted += [c["chapter_id"], *(f"{c['chapter_id']}-v{n}" for n in range(2, extra + 2))]
         manifest = json.loads((episode / "images/manifest.json").read_bytes())
         json.loads((episode / "provenance/imagegen_provenance.json").read_bytes())
     except (OSError, ValueError, KeyError, TypeError) as e:
