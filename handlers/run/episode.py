@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -19,7 +18,7 @@ from handlers.errors import InputError
 from handlers.files.dirs import Gone, sweep_temp_files
 from handlers.money.ledger import Ledger, upstream_spend
 from handlers.outputs.entries import base_entry, now_iso
-from handlers.outputs.manifest import Manifest, ManifestEntry, read_manifest
+from handlers.outputs.manifest import Manifest, read_manifest
 from handlers.outputs.markers import Marker, consume, find_marker
 from handlers.outputs.picks import Pick, consume_pick, find_pick
 from handlers.outputs.provenance import write_provenance
@@ -28,11 +27,9 @@ from handlers.plan.decide import ChapterPlan, plan_episode
 from handlers.plan.fingerprint import fingerprints
 from handlers.result import RunRequest, RunResult
 from handlers.run.services import Services, build_services
-from handlers.run.storyboard_plan import BoardRun, storyboard_for
+from handlers.run.storyboard_plan import BoardResult, BoardRun, storyboard_for
+from handlers.run.tally import REVIEW, tally
 from handlers.stop import StopSignal
-
-if TYPE_CHECKING:
-    from handlers.run.storyboarding import BoardResult
 
 log = structlog.get_logger("imagegen")
 
@@ -40,16 +37,9 @@ log = structlog.get_logger("imagegen")
 INPUT_READS = 5
 INPUT_REREAD_SECONDS = 0.1
 
-# Actions that work on a chapter's kept candidates and never pay for an image.
-REVIEW = ("select", "rescore")
-
 
 def _stamp(st: os.stat_result | None) -> tuple[int, int, int] | None:
     return None if st is None else (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _picked(entry: ManifestEntry) -> bool:
-    return entry.selection is not None and entry.selection.method == "manual"
 
 
 class EpisodeRun:
@@ -293,36 +283,8 @@ class EpisodeRun:
         result: RunResult,
         board: BoardResult | None = None,
     ) -> None:
-        done = {cid: e for cid, e in recorder.entries.items() if cid in recorder.touched}
-        action = {p.chapter.chapter_id: p.action for p in plans}
-        made = {cid: e for cid, e in done.items() if action[cid] not in REVIEW}
-        result.generated = sum(1 for e in made.values() if e.status == "generated")
-        result.templates = sum(1 for e in made.values() if e.status == "template")
-        result.picked = sum(1 for cid, e in done.items() if action[cid] == "select" and _picked(e))
-        result.rescored = sum(1 for cid in done if action[cid] == "rescore")
-        failures = [
-            e
-            for e in done.values()
-            if e.status in ("failed", "failed_checks", "rejected", "skipped_cost_cap", "fallback")
-        ]
-        not_started = [
-            p.chapter.chapter_id for p in work if p.chapter.chapter_id not in recorder.touched
-        ]
-        result.failed = len(failures)
-        result.cost_usd = round(ledger.run_cost, 6)
-        result.chapters = {cid: e.status for cid, e in recorder.entries.items()}
+        done = tally(result, plans, work, recorder, ledger, self.stop)
         result.warnings = list(self.warnings)
-        if self.stop.cancelled:
-            result.outcome = "interrupted"
-            result.message = (
-                f"stopped before {', '.join(not_started) or 'nothing'}: {self.stop.reason}"
-            )
-        elif self.stop.reason is not None:
-            result.outcome = "failed"
-            result.message = self.stop.reason
-        elif failures:
-            result.outcome = "failed"
-            result.message = "; ".join(f"{e.chapter_id} {e.status}: {e.error}" for e in failures)
         if board is not None:
             board.apply(result)
 

@@ -1,6 +1,7 @@
 """Whether a run makes a storyboard, and what it finds of the last one, before anything
 heavy is loaded (a run that finds everything current answers "up to date" without
-Pillow or an SDK; the steps themselves are handlers/run/storyboarding.py).
+Pillow or an SDK; the steps themselves are handlers/run/storyboarding.py), and what
+those steps did, for the episode's result and provenance.
 
 A run keeps a storyboard when `storyboard.enabled` (or `imagegen run --storyboard`)
 asks for one, when the episode already has storyboard/storyboard.json (an episode that
@@ -9,7 +10,7 @@ storyboard/ asks for a clip."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from config.settings import Settings
 from handlers.episode import layout
@@ -19,11 +20,44 @@ from handlers.files.dirs import Dir
 from handlers.money.pricing import PriceTable
 from handlers.outputs.markers import Marker, find_marker
 from handlers.plan.fingerprint import image_settings_hash, template_settings_hash
-from handlers.result import RunRequest
+from handlers.result import RunRequest, RunResult
 from handlers.run.services import Services
 from handlers.storyboard.model import Storyboard, read_storyboard
 from handlers.storyboard.planners import Planner, TemplatePlanner, identity
 from handlers.storyboard.steps import BoardPlan, ClipWork, FrameRules, sheet_hash
+
+
+@dataclass
+class BoardResult:
+    """What the storyboard's steps did in this run."""
+
+    clips: dict[str, str] = field(default_factory=dict)
+    frames_made: int = 0
+    failures: list[str] = field(default_factory=list)
+    sha256: str | None = None
+    cost_usd: float = 0.0
+
+    def facts(self) -> dict[str, object]:
+        """For provenance: the storyboard.json this run left and its clips."""
+        return {
+            "file": f"{layout.STORYBOARD_DIR}/{layout.STORYBOARD}",
+            "sha256": self.sha256,
+            "clips": dict(self.clips),
+            "frames_made": self.frames_made,
+            "cost_usd": self.cost_usd,
+        }
+
+    def summary(self) -> str:
+        made = f", {self.frames_made} frames made" if self.frames_made else ""
+        return f"storyboard: {len(self.clips)} clips{made}"
+
+    def apply(self, result: RunResult) -> None:
+        """The storyboard's part of the episode's result: a failed clip fails the
+        episode, as a failed chapter does (the daemon tries it again)."""
+        result.storyboard = self.summary()
+        if self.failures and result.outcome == "ok":
+            result.outcome = "failed"
+            result.message = "; ".join(self.failures)
 
 
 @dataclass

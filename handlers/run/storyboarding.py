@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
 import structlog
 
@@ -26,11 +25,10 @@ from handlers.files.dirs import Gone
 from handlers.outputs.entries import now_iso
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.markers import Marker, consume
-from handlers.result import RunResult
 from handlers.run.context import WRITERS, RunContext
 from handlers.run.storyboard_asks import PlanFailed, ask_planner
 from handlers.run.storyboard_frames import FrameMaker
-from handlers.run.storyboard_plan import BoardRun, marker_token
+from handlers.run.storyboard_plan import BoardResult, BoardRun, marker_token
 from handlers.stop import NotStarted
 from handlers.storyboard.components import keep_known, template_sheet
 from handlers.storyboard.frames import Moment
@@ -48,39 +46,6 @@ from handlers.storyboard.shots import duration_seconds, shown, template_shot
 from handlers.storyboard.steps import ClipWork, frame_problem, shot_hash
 
 log = structlog.get_logger("imagegen")
-
-
-@dataclass
-class BoardResult:
-    """What the storyboard's steps did in this run."""
-
-    clips: dict[str, str] = field(default_factory=dict)
-    frames_made: int = 0
-    failures: list[str] = field(default_factory=list)
-    sha256: str | None = None
-    cost_usd: float = 0.0
-
-    def facts(self) -> dict[str, object]:
-        """For provenance: the storyboard.json this run left and its clips."""
-        return {
-            "file": f"{layout.STORYBOARD_DIR}/{layout.STORYBOARD}",
-            "sha256": self.sha256,
-            "clips": dict(self.clips),
-            "frames_made": self.frames_made,
-            "cost_usd": self.cost_usd,
-        }
-
-    def summary(self) -> str:
-        made = f", {self.frames_made} frames made" if self.frames_made else ""
-        return f"storyboard: {len(self.clips)} clips{made}"
-
-    def apply(self, result: RunResult) -> None:
-        """The storyboard's part of the episode's result: a failed clip fails the
-        episode, as a failed chapter does (the daemon tries it again)."""
-        result.storyboard = self.summary()
-        if self.failures and result.outcome == "ok":
-            result.outcome = "failed"
-            result.message = "; ".join(self.failures)
 
 
 def make_storyboard(board: BoardRun, ctx: RunContext, why: str) -> BoardResult:
