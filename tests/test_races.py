@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from handlers.episode import layout
+from handlers.episode.dirs import EpisodeDirs
+from handlers.episode.paths import episode_paths
 from handlers.imagegen import RunRequest, run
 from handlers.run.services import build_services
 from tests.conftest import REPO, CountingProvider
@@ -185,3 +188,28 @@ def test_cli_and_daemon_refuse_a_swapped_images_folder(outputs, tmp_path, fake_a
     finally:
         daemon.kill()
     assert os.path.islink(episode / "images")
+
+
+def test_a_folder_we_remove_mid_check_is_not_taken_for_a_deleted_episode(episode: Path):
+    """One chapter drops its prompt trace folder (forget, then remove) while another
+    chapter's worker is checking the folders it took a list of: not a removal."""
+    with EpisodeDirs(episode_paths(episode.parent, episode)) as dirs:
+        trace = dirs.prompt_trace("ch04", create=True)
+        assert trace is not None
+        checked = trace.where
+
+        def removed_by_us_meanwhile() -> str | None:
+            dirs.forget(layout.IMAGES_DIR, layout.PROMPTS_DIR, "ch04")
+            parent = dirs.prompt_traces()
+            assert parent is not None
+            parent.remove_dir("ch04")
+            return checked()
+
+        trace.where = removed_by_us_meanwhile  # type: ignore[method-assign]
+        assert dirs.gone() is None
+
+        other = dirs.prompt_trace("ch02", create=True)
+        assert other is not None
+        (episode / "images/prompts/ch02").rmdir()  # somebody else's doing
+        problem = dirs.gone()
+        assert problem is not None and "ch02" in problem and "deleted" in problem

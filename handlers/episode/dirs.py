@@ -45,9 +45,14 @@ class EpisodeDirs:
             opened = list(self._opened.values())
         for directory in opened:
             problem = directory.where()
-            if problem is not None:
+            if problem is not None and not self._retired_since(directory):
                 return problem
         return None
+
+    def _retired_since(self, directory: Dir) -> bool:
+        """Removed by us (forget() comes first) after gone() took its list."""
+        with self._lock:
+            return any(d is directory for d in self._retired)
 
     # -- our folders ----------------------------------------------------------------------
 
