@@ -65,7 +65,9 @@ def _clone(src: Path, dst: Path) -> None:
     for folder in ("images", "provenance", "render"):
         os.makedirs(dst / folder)
     for path in src.rglob("*"):
-        if path.is_file():
+        if path.is_dir():
+            os.makedirs(dst / path.relative_to(src), exist_ok=True)  # candidates, thumbs
+        elif path.is_file():
             os.link(path, dst / path.relative_to(src))
 
 
