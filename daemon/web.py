@@ -14,7 +14,6 @@ import mimetypes
 import os
 import secrets
 import socket
-from typing import Literal
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -35,6 +34,7 @@ from config import Settings
 from handlers.episode import layout
 from handlers.errors import ConfinementError, ImagegenError, UsageError
 from handlers.imagegen import (
+    ReviewAction,
     review_episode_page,
     review_file,
     review_request,
@@ -61,7 +61,7 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["select", "regenerate_chapter", "regenerate_episode"]
+    action: ReviewAction
     episode: str
     chapter_id: str | None = None
     candidate: str | None = None

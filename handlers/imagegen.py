@@ -55,6 +55,7 @@ __all__ = [
     "ManifestEntry",
     "Outcome",
     "RebuildReport",
+    "ReviewAction",
     "RunRequest",
     "RunResult",
     "RunRow",
@@ -286,7 +287,7 @@ def media_db_file(settings: Settings) -> Path:
 # -- the review server: pages, files and requests (pages and files read-only) -------------
 # Its addresses name an episode by its path under the root ("ep001", "show/ep001").
 
-ReviewAction = Literal["select", "regenerate_chapter", "regenerate_episode"]
+ReviewAction = Literal["select", "regenerate_chapter", "regenerate_clip", "regenerate_episode"]
 
 
 def review_tree_page(settings: Settings) -> str:
@@ -342,6 +343,11 @@ def review_request(
             raise UsageError("regenerate_chapter needs chapter_id")
         target = review_pages.request_regenerate(paths, chapter_id, by)
         return f"{paths.relative} {chapter_id}: regeneration requested ({target})."
+    if action == "regenerate_clip":
+        if chapter_id is None:
+            raise UsageError("regenerate_clip needs chapter_id")
+        target = review_pages.request_regenerate_clip(paths, chapter_id, by)
+        return f"{paths.relative} {chapter_id}: a new clip requested ({target})."
     target = review_pages.request_regenerate(paths, None, by)
     return f"{paths.relative}: regeneration of every chapter requested ({target})."
 

@@ -121,6 +121,31 @@ def test_static_gallery_opens_from_disk(browser, reviewed, tmp_path):
     assert browser.current_url.endswith("/ep001/images/index.html")
 
 
+def test_storyboard_strips_open_from_disk(browser, outputs, tmp_path):
+    settings = load_settings(overrides={"outputs_dir": outputs, "storyboard": {"enabled": True}})
+    episode = write_episode(outputs, "ep-board", demo_doc())
+    assert run(episode, RunRequest(), settings).outcome == "ok"
+    browser.get((episode / "images/index.html").as_uri())
+    # Every strip image now, not when scrolled to (they are lazy).
+    browser.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
+    _, broken = all_images_decoded(browser)
+    strips = browser.find_elements(By.CSS_SELECTOR, ".strip")
+    assert len(strips) == 5 and broken == []  # a clip per chapter, every frame decoded
+    for strip in strips:
+        moments = [
+            f.get_attribute("data-frame") for f in strip.find_elements(By.TAG_NAME, "figure")
+        ]
+        assert moments == ["start", "end"]
+        assert strip.find_element(By.CSS_SELECTOR, ".motion").text  # the move, in words
+    # The full frame behind a thumbnail opens from disk too.
+    link = strips[1].find_element(By.CSS_SELECTOR, 'figure[data-frame="end"] a')
+    assert link.get_attribute("href").split("?")[0].endswith("/storyboard/ch02/end.png")
+    strips[1].screenshot(str(tmp_path / "storyboard-strip.png"))
+    print(f"screenshot: {tmp_path / 'storyboard-strip.png'}")
+    link.click()
+    assert browser.execute_script("return document.images[0].naturalWidth") == 1920
+
+
 @pytest.fixture
 def web(reviewed: tuple[Path, Settings]) -> Iterator[str]:
     """`imagegen web` as a subprocess on a free port; yields the address it printed."""

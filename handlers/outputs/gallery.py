@@ -40,6 +40,7 @@ class Pending:
 
     episode: bool = False
     chapters: set[str] = field(default_factory=set)
+    clips: set[str] = field(default_factory=set)
     picks: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,7 +99,10 @@ def episode_page(
     thumbs_dir = _open(images, layout.THUMBS_DIR)
     chapters = [
         _chapter_view(images, thumbs_dir, e, doc["chapters"].get(e.chapter_id, {}), pending, served)
-        | {"clip": _clip_view(thumbs_dir, strip.get(e.chapter_id))}
+        | {
+            "clip": _clip_view(thumbs_dir, strip.get(e.chapter_id)),
+            "pending_clip": e.chapter_id in pending.clips,
+        }
         for e in (manifest.chapters if manifest else [])
     ]
     depth = len(Path(paths.relative).parts) + 1
@@ -270,6 +274,12 @@ def pending_requests(dirs: EpisodeDirs, manifest: Manifest | None) -> Pending:
     if manifest is None or images is None:
         return pending
     ignored: list[str] = []
+    board = dirs.episode.find_dir(layout.STORYBOARD_DIR)
+    if board is not None:
+        everything = find_marker(board, layout.STORYBOARD_STALE, ignored) is not None
+        for e in manifest.chapters:
+            if everything or find_marker(board, layout.clip_stale_name(e.chapter_id), ignored):
+                pending.clips.add(e.chapter_id)
     pending.episode = find_marker(images, layout.MANIFEST_STALE, ignored) is not None
     for e in manifest.chapters:
         if find_marker(images, layout.image_stale_name(e.chapter_id), ignored) is not None:
@@ -298,7 +308,13 @@ def episode_version(dirs: EpisodeDirs) -> str:
         for n in (images.names() if images is not None else [])
         if layout.is_chapter_marker(n) or layout.is_select_request(n)
     )
-    return "/".join(parts + names)
+    board = dirs.episode.find_dir(layout.STORYBOARD_DIR)
+    clips = sorted(
+        f"{layout.STORYBOARD_DIR}/{n}"
+        for n in (board.names() if board is not None else [])
+        if layout.is_clip_marker(n)
+    )
+    return "/".join(parts + names + clips)
 
 
 # -- the tree -----------------------------------------------------------------------------

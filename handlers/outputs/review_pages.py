@@ -18,6 +18,7 @@ from handlers.outputs import gallery, media_sink
 from handlers.outputs.manifest import ManifestEntry, read_manifest
 from handlers.outputs.markers import marker_info
 from handlers.outputs.picks import pick_record
+from handlers.outputs.storyboard_strip import read_strip
 
 # What the server hands out as files: images, thumbnails, JSON records (manifest,
 # traces, provenance). Never our state directory (hidden names are refused anyway).
@@ -101,6 +102,24 @@ def request_regenerate(paths: EpisodePaths, chapter_id: str | None, by: str) -> 
             reason = f"regenerate {chapter_id} (review page)"
         images.write_json(name, marker_info(by, reason))
         return name
+
+
+def request_regenerate_clip(paths: EpisodePaths, chapter_id: str, by: str) -> str:
+    """`storyboard/<chapter_id>.stale` for a clip the storyboard has; returns its name
+    relative to the episode."""
+    with EpisodeDirs(paths) as dirs:
+        clips = read_strip(dirs)
+        board = dirs.storyboard()
+        if chapter_id not in clips or board is None:
+            known = ", ".join(sorted(clips)) or "none"
+            raise UsageError(
+                f"{paths.dir / layout.STORYBOARD_DIR}: no clip {chapter_id!r} (clips: {known})"
+            )
+        name = layout.clip_stale_name(chapter_id)
+        board.write_json(
+            name, marker_info(by, f"regenerate the clip of {chapter_id} (review page)")
+        )
+        return f"{layout.STORYBOARD_DIR}/{name}"
 
 
 def _entry(dirs: EpisodeDirs, chapter_id: str) -> tuple[Dir, ManifestEntry]:
