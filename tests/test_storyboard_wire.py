@@ -113,7 +113,9 @@ def test_gemini_is_shown_the_start_frame_for_the_end_frame(outputs, fake_api):
 def planner_reply(body: dict[str, Any]) -> str:
     """The fake LLM planner: a sheet naming every chapter, and shots that name the
     chapter's components (and one id the sheet never had)."""
-    system = content_text(body.get("system"))
+    system = content_text(body.get("system")) + "".join(  # Messages, or Chat's system turn
+        content_text(m.get("content")) for m in body["messages"] if m.get("role") == "system"
+    )
     user = last_user_text(body)
     if "recurring characters" in system:
         ids = re.findall(r"chapter_id (\S+):", user)
@@ -200,6 +202,18 @@ def test_the_sheet_s_descriptions_are_in_every_frame_prompt_that_shows_them(outp
     assert fake_api.count("messages") == 1 + 4  # the sheet, and one shot per clip
     prov = json.loads((episode / "provenance/imagegen_provenance.json").read_text())
     assert prov["tokens"]["storyboard_input"] > 0
+
+
+def test_the_openai_planner_asks_in_json_mode(outputs, fake_api):
+    fake_api.reply_text = planner_reply
+    episode = write_doc(outputs, "ep-json", episode_doc("ep-json", 2))
+    settings = board_settings(outputs, fake_api, planner="openai")
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "ok", result.message
+    asked = [r.json for r in fake_api.requests if r.endpoint == "chat"]
+    assert len(asked) == 1 + 2  # the sheet, and one shot per clip
+    assert all(body["response_format"] == {"type": "json_object"} for body in asked)
+    assert board(episode)["components"]["made"]["planner"] == "openai"
 
 
 def test_a_malformed_plan_is_asked_again_once_then_the_clip_fails(outputs, fake_api):

@@ -70,11 +70,13 @@ class LLM:
         what: str,
         image_jpeg: bytes | None = None,
         temperature: float | None = None,
+        json_mode: bool = False,
         empty_is_fault: bool = False,
         stopped: Callable[[], bool] | None = None,
     ) -> Reply:
         """One answer to `user` under `system`. `temperature` goes to OpenAI only (the
-        Messages API of anthropic SDK 2.x takes none). With `empty_is_fault` an empty
+        Messages API of anthropic SDK 2.x takes none), and so does `json_mode` (OpenAI's
+        JSON mode: the reply is one JSON object). With `empty_is_fault` an empty
         answer is retried like a broken body; otherwise it is returned for the caller to
         judge. ContentRejected when the model refuses."""
         client = self.client
@@ -85,7 +87,9 @@ class LLM:
             if self.name == "anthropic":
                 text, usage = self._anthropic(system, user, image, max_tokens, what)
             else:
-                text, usage = self._openai(system, user, image, max_tokens, temperature, what)
+                text, usage = self._openai(
+                    system, user, image, max_tokens, temperature, json_mode, what
+                )
             if empty_is_fault and not text.strip():
                 raise MalformedResponse(f"{self.label} answered no text ({what})")
             return text, usage
@@ -126,6 +130,7 @@ class LLM:
         image: str | None,
         max_tokens: int,
         temperature: float | None,
+        json_mode: bool,
         what: str,
     ) -> tuple[str, dict[str, int]]:
         parts: str | list[dict[str, Any]] = user
@@ -133,6 +138,8 @@ class LLM:
             url = {"url": f"data:image/jpeg;base64,{image}"}
             parts = [{"type": "text", "text": user}, {"type": "image_url", "image_url": url}]
         extra: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
+        if json_mode:
+            extra["response_format"] = {"type": "json_object"}
         resp: Any = self.client.chat.completions.create(
             model=self.model,
             max_tokens=max_tokens,

@@ -156,11 +156,9 @@ def planner_for(settings: Settings, prices: PriceTable) -> Planner:
     if choice == "template":
         return TemplatePlanner()
     # Loaded only for an LLM planner; its SDK is imported on the first question.
-    from handlers.storyboard.llm import AnthropicPlanner, OpenAIPlanner
+    from handlers.storyboard.llm import LLMPlanner
 
-    if choice == "anthropic":
-        return AnthropicPlanner(settings, prices)
-    return OpenAIPlanner(settings, prices)
+    return LLMPlanner("anthropic" if choice == "anthropic" else "openai", settings, prices)
 
 
 def marker_token(marker: Marker) -> str:
