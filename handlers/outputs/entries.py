@@ -79,6 +79,26 @@ def base_entry(chapter: Chapter, fp: Fingerprint, **fields: object) -> ManifestE
     )
 
 
+def template_entry(
+    chapter: Chapter, fp: Fingerprint, *, model: str, width: int, height: int, **fields: object
+) -> ManifestEntry:
+    """The entry of an image drawn from a template: by Pillow, at the frame size, free."""
+    return base_entry(
+        chapter,
+        fp,
+        **fields,
+        status="template",
+        generation_method="template",
+        provider="pillow",
+        model=model,
+        width=width,
+        height=height,
+        native_width=width,
+        native_height=height,
+        generated_at=now_iso(),
+    )
+
+
 def with_file_facts(
     entry: ManifestEntry, name: str, st: os.stat_result, sha256: str
 ) -> ManifestEntry:

@@ -29,7 +29,7 @@ from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.errors import ContentRejected, ImagegenError
 from handlers.files.dirs import Gone
 from handlers.money.ledger import CostCapReached
-from handlers.outputs.entries import base_entry, now_iso
+from handlers.outputs.entries import base_entry, template_entry
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.png import decode_image, fit_to_frame, png_size
 from handlers.plan.decide import ChapterPlan
@@ -106,18 +106,12 @@ def draw_template(work: ChapterWork, ctx: RunContext) -> None:
             color=brand.talking_head_color,
             font_path=brand.font_path,
         )
-    work.entry = base_entry(
+    work.entry = template_entry(
         ch,
         work.plan.fingerprint,
-        status="template",
-        generation_method="template",
-        provider="pillow",
         model=f"{ch.main_visual.type}-template-1",
         width=frame.width,
         height=frame.height,
-        native_width=frame.width,
-        native_height=frame.height,
-        generated_at=now_iso(),
     )
 
 

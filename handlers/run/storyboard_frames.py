@@ -12,7 +12,7 @@ from handlers.episode import layout
 from handlers.episode.dirs import EpisodeDirs
 from handlers.hashing import sha256_bytes
 from handlers.outputs import shelves
-from handlers.outputs.entries import base_entry, now_iso, png_meta, with_file_facts
+from handlers.outputs.entries import png_meta, template_entry, with_file_facts
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.shelves import Shelf
 from handlers.plan.decide import ChapterPlan
@@ -84,19 +84,13 @@ class FrameMaker:
             color=brand.title_card_color if kind == "title_card" else brand.talking_head_color,
             font_path=brand.font_path,
         )
-        work.entry = base_entry(
+        work.entry = template_entry(
             ch,
             work.plan.fingerprint,
             **work.fields,
-            status="template",
-            generation_method="template",
-            provider="pillow",
             model=f"{kind}-shot-template-1",
             width=frame.width,
             height=frame.height,
-            native_width=frame.width,
-            native_height=frame.height,
-            generated_at=now_iso(),
         )
 
     def write_frame(self, work: ChapterWork, ctx: RunContext) -> None:
