@@ -246,6 +246,18 @@ def test_429_twice_then_success_honours_retry_after(outputs, fake_api):
     assert entries(episode)["ch02"]["attempts"] == 3
 
 
+def test_a_429_asking_to_wait_past_the_setting_is_not_waited_for(outputs, fake_api):
+    episode = only_diagrams("ep-wait", 2, outputs)
+    fake_api.add_rule("images", [rate_limited(retry_after=30)], match="chapter ch02")
+    settings = wire_settings(outputs, fake_api)
+    settings.retry.max_retry_after_seconds = 5.0
+    result = run(episode, RunRequest(), settings)
+    assert [r.status for r in image_requests(fake_api, "chapter ch02")] == [429]
+    error = entries(episode)["ch02"]["error"]
+    assert "asks to wait 30 s, more than retry.max_retry_after_seconds (5 s)" in error
+    assert entries(episode)["ch01"]["status"] == "generated" and result.outcome == "failed"
+
+
 def test_429_pauses_every_worker_of_that_provider(outputs, fake_api):
     episode = only_diagrams("ep-gate", 6, outputs)
     fake_api.latency["images"] = 0.2

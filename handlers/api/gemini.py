@@ -16,7 +16,7 @@ from google import genai
 from google.genai import errors, types
 
 from config.settings import GeminiSettings, RetrySettings
-from handlers.api.retry import MalformedResponse, RetryableError, clip, retry_after
+from handlers.api.retry import MalformedResponse, RetryableError, clip, retry_after, retry_later
 from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
 
 try:  # the SDK talks through httpx2 (a fork of httpx) where it is installed
@@ -105,12 +105,7 @@ def _classify_api(exc: errors.APIError, what: str, policy: RetrySettings) -> Exc
         delay = retry_after(headers)
         if delay is None:
             delay = _retry_info(exc.details)
-        if delay is not None and delay > policy.max_retry_after_seconds:
-            return ProviderError(
-                f"{detail}; the server asks to wait {delay:.0f} s, more than "
-                f"retry.max_retry_after_seconds ({policy.max_retry_after_seconds:.0f} s)"
-            )
-        return RetryableError(detail, delay)
+        return retry_later(detail, delay, policy)
     return ProviderError(detail)
 
 

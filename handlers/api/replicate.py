@@ -18,7 +18,7 @@ from replicate.client import Client
 from replicate.exceptions import ReplicateError
 
 from config.settings import ReplicateSettings, RetrySettings
-from handlers.api.retry import MalformedResponse, RetryableError, clip, retry_after
+from handlers.api.retry import MalformedResponse, RetryableError, clip, retry_after, retry_later
 from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
 
 TOKEN_HINT = "Check the Replicate token (REPLICATE_API_TOKEN or the systemd credential "
@@ -129,12 +129,5 @@ def _classify_status(exc: ReplicateError, what: str, policy: RetrySettings) -> E
     if status == 422:
         return ProviderError(f"{detail}. Check the link's input = {{...}} against the model")
     if status in (408, 409, 429) or status >= 500:
-        headers = _last_error.headers or {}
-        delay = retry_after(headers)
-        if delay is not None and delay > policy.max_retry_after_seconds:
-            return ProviderError(
-                f"{detail}; the server asks to wait {delay:.0f} s, more than "
-                f"retry.max_retry_after_seconds ({policy.max_retry_after_seconds:.0f} s)"
-            )
-        return RetryableError(detail, delay)
+        return retry_later(detail, retry_after(_last_error.headers or {}), policy)
     return ProviderError(detail)

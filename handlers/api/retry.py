@@ -209,14 +209,19 @@ def _classify_status(
     if headers.get("x-should-retry", "").lower() == "false":
         return ProviderError(f"{detail} (server said not to retry)")
     if status in _RETRY_STATUSES or status >= 500:
-        delay = retry_after(headers)
-        if delay is not None and delay > policy.max_retry_after_seconds:
-            return ProviderError(
-                f"{detail}; the server asks to wait {delay:.0f} s, more than "
-                f"retry.max_retry_after_seconds ({policy.max_retry_after_seconds:.0f} s)"
-            )
-        return RetryableError(detail, delay)
+        return retry_later(detail, retry_after(headers), policy)
     return ProviderError(detail)
+
+
+def retry_later(detail: str, delay: float | None, policy: RetrySettings) -> ProviderError:
+    """A transient fault to try again (after `delay`, the server's wish, when given),
+    unless the server asks to wait longer than the settings allow."""
+    if delay is not None and delay > policy.max_retry_after_seconds:
+        return ProviderError(
+            f"{detail}; the server asks to wait {delay:.0f} s, more than "
+            f"retry.max_retry_after_seconds ({policy.max_retry_after_seconds:.0f} s)"
+        )
+    return RetryableError(detail, delay)
 
 
 def retry_after(headers: Any) -> float | None:
