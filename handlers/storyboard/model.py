@@ -16,22 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.dirs import Dir
-from handlers.outputs.manifest import ManifestEntry
+from handlers.outputs.manifest import ManifestEntry, Status
 
 SCHEMA = "imagegen.storyboard/1"
 
 # "planned": the clip's steps are not all done yet (a run is at it, or was stopped).
-ClipStatus = Literal[
-    "planned",
-    "generated",
-    "template",
-    "failed",
-    "failed_checks",
-    "rejected",
-    "skipped_cost_cap",
-    "skipped",
-    "fallback",
-]
+ClipStatus = Literal["planned", Status]
 # Clips worth another run unasked (as manifest.RETRY_STATUSES; the daemon's pre-check,
 # handlers/outputs/current.py, reads the same set), and clips that are done.
 RETRY_CLIP_STATUSES = frozenset({"failed", "fallback", "planned"})
