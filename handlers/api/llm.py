@@ -27,6 +27,16 @@ from handlers.money.pricing import PriceTable
 Provider = Literal["anthropic", "openai"]
 
 
+def keyed_llm(settings: Settings) -> Provider | None:
+    """What `auto` means for every LLM role (prompt writer, critic, judge, storyboard
+    planner): Anthropic when its key is present, else OpenAI, else none."""
+    if settings.anthropic.api_key is not None:
+        return "anthropic"
+    if settings.openai.api_key is not None:
+        return "openai"
+    return None
+
+
 @dataclass
 class Reply:
     """One answer: its text, its token usage, what it cost."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.settings import Settings
+from handlers.api.llm import keyed_llm
 from handlers.episode.chapters import Chapter
 from handlers.episode.routing import route_of, uses_writer
 from handlers.hashing import sha256_json
@@ -46,12 +47,8 @@ def critic_choice(settings: Settings) -> tuple[str, str]:
             wanted = "anthropic" if cfg.critic_model.startswith("claude") else "openai"
             keyed = getattr(settings, wanted).api_key is not None
             kind = wanted if keyed else "rules"
-        elif settings.anthropic.api_key is not None:
-            kind = "anthropic"
-        elif settings.openai.api_key is not None:
-            kind = "openai"
         else:
-            kind = "rules"
+            kind = keyed_llm(settings) or "rules"
     if kind == "rules":
         return "rules", RuleCritic.model
     return kind, cfg.critic_model or CRITIC_MODELS[kind]

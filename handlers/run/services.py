@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config.settings import ImageModel, Settings
+from handlers.api.llm import keyed_llm
 from handlers.money.pricing import PriceTable
 from handlers.prompts.critic import Critic
 from handlers.prompts.refine_setup import build_critic
@@ -194,12 +195,7 @@ class MadeOnFirstImage:
 def _writer_for(settings: Settings, template: PromptTemplate, prices: PriceTable) -> PromptWriter:
     writer = settings.prompt.writer
     if writer == "auto":
-        if settings.anthropic.api_key is not None:
-            writer = "anthropic"
-        elif settings.openai.api_key is not None:
-            writer = "openai"
-        else:
-            writer = "template"
+        writer = keyed_llm(settings) or "template"
     if writer == "template":
         return TemplateWriter(template)
     # Loaded only for an LLM writer; its SDK is imported on the first prompt, not here.
@@ -217,12 +213,10 @@ def _judge_for(settings: Settings, prices: PriceTable) -> Judge | None:
     if judge == "none":
         return None
     if judge == "auto":
-        if settings.anthropic.api_key is not None:
-            judge = "anthropic"
-        elif settings.openai.api_key is not None:
-            judge = "openai"
-        else:
+        keyed = keyed_llm(settings)
+        if keyed is None:
             return None
+        judge = keyed
     from handlers.select.vision import VisionJudge  # see _provider_for
 
     if judge == "anthropic":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from config.settings import Settings
+from handlers.api.llm import keyed_llm
 from handlers.episode import layout
 from handlers.episode.chapters import TEMPLATE_TYPES, Episode
 from handlers.episode.dirs import EpisodeDirs
@@ -147,12 +148,7 @@ def planner_for(settings: Settings, prices: PriceTable) -> Planner:
     else the template planner."""
     choice = settings.storyboard.planner
     if choice == "auto":
-        if settings.anthropic.api_key is not None:
-            choice = "anthropic"
-        elif settings.openai.api_key is not None:
-            choice = "openai"
-        else:
-            choice = "template"
+        choice = keyed_llm(settings) or "template"
     if choice == "template":
         return TemplatePlanner()
     # Loaded only for an LLM planner; its SDK is imported on the first question.
