@@ -37,6 +37,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev 
 from selenium.common.exceptions import (  # noqa: E402
     NoAlertPresentException,
     SessionNotCreatedException,
+    StaleElementReferenceException,
     WebDriverException,
 )
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -215,12 +216,15 @@ def test_use_this_on_a_candidate_changes_the_chosen_image(browser, reviewed, web
     select = episode / "images/ch03.select"
     WebDriverWait(browser, 10).until(lambda _: select.exists())
     assert json.loads(select.read_text())["candidate"] == wanted
-    WebDriverWait(browser, 10).until(
+    # The page reloads itself when its files change: an element found just before a
+    # reload is stale, and the wait looks again.
+    reloading = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+    reloading.until(
         lambda d: "pick of" in d.find_element(By.ID, "ch03").text
     )  # the page polled, reloaded and shows the request as waiting
     started = time.monotonic()
     assert run(episode, RunRequest(trigger="daemon: pick"), settings).picked == 1
-    WebDriverWait(browser, 10).until(
+    reloading.until(
         lambda d: (
             d.find_element(By.CSS_SELECTOR, "#ch03 img.chosen-image").get_attribute("data-selected")
             == wanted
