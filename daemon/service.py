@@ -8,6 +8,7 @@ scheduler and talks to systemd."""
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import queue
 import signal
@@ -365,4 +366,7 @@ class Service:
 
 
 def serve(settings: Settings, config_file: Path | None, overrides: dict[str, Any]) -> int:
+    # A hung daemon killed by systemd's watchdog (SIGABRT) leaves every thread's stack in
+    # the journal, where the operator (and we) can see what it was stuck in.
+    faulthandler.enable()
     return Service(settings, config_file, overrides).serve()

@@ -396,3 +396,16 @@ def test_fifo_and_symlinked_episodes_neither_hang_nor_hide(outputs, daemon, tmp_
     assert link_job["status"] == "failed" and "not inside the outputs root" in link_job["message"]
     assert not (outside / "images").exists()
     assert daemon.stop(timeout=15) == 0
+
+
+def test_a_daemon_killed_by_sigabrt_leaves_its_threads_stacks_in_the_log(outputs, daemon):
+    """systemd's watchdog kills a hung daemon with SIGABRT: the log (the journal) must
+    then say where every thread was."""
+    daemon.start()
+    daemon.signal(signal.SIGABRT)
+    assert daemon.proc is not None
+    assert daemon.proc.wait(timeout=20) == -signal.SIGABRT
+    log = daemon.tail(200)
+    assert "Fatal Python error: Aborted" in log
+    assert "Current thread 0x" in log and "Thread 0x" in log  # the main loop and the others
+    assert "daemon/service.py" in log  # ... with the frames of where each one was

@@ -234,9 +234,13 @@ class Background:
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            # The daemon writes every thread's stack to its log on SIGABRT (faulthandler).
+            os.killpg(self.proc.pid, signal.SIGABRT)
+            time.sleep(2)
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
-            raise AssertionError(f"`{self.line}` did not stop on SIGTERM") from None
+            tail = "\n".join(self.output().splitlines()[-80:])
+            raise AssertionError(f"`{self.line}` did not stop on SIGTERM:\n{tail}") from None
 
 
 def fresh_copy(dest: Path) -> Path:

@@ -125,9 +125,14 @@ class DaemonProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
+            # Every thread's stack into the log (faulthandler), to see where it hung.
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            raise AssertionError(f"no stop on SIGTERM in {timeout:g} s:\n{self.tail(80)}") from None
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
