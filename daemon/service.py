@@ -73,8 +73,9 @@ class Service:
         self.root = Path(os.path.realpath(settings.outputs_dir))
         self.events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.cancel = threading.Event()
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        # Written by the signal handler only, read by the loop (see _on_signal).
+        self._stop_signal: int | None = None
+        self._reload_asked = False
         self.pool = ThreadPoolExecutor(settings.daemon.workers, thread_name_prefix="imagegen-job")
         self.jobs: set[Future[None]] = set()
         self.scheduler = Scheduler(
@@ -124,14 +125,14 @@ class Service:
         rescan_every = self.settings.daemon.rescan_seconds
         next_rescan = now + rescan_every if rescan_every > 0 else float("inf")
         last_status = ""
-        while not self._stop.is_set():
+        while self._stop_signal is None:
             self._maybe_hang()
             now = time.monotonic()
             wait = min(self.scheduler.tick(now), LOOP_TICK, max(0.0, next_rescan - now))
             self._drain(max(0.0, wait))
             now = time.monotonic()
-            if self._reload.is_set():
-                self._reload.clear()
+            if self._reload_asked:
+                self._reload_asked = False  # a SIGHUP from now on asks for one more
                 self._do_reload()
             if now >= next_rescan:
                 self._scan("periodic rescan")
@@ -309,10 +310,15 @@ class Service:
     # -- signals and reload ---------------------------------------------------------------
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Python runs a handler between two bytecodes of the main thread, even inside the
+        # handler of the signal before: a handler that takes a lock (Event.set does) waits
+        # on itself forever when a second signal lands while it holds it -- make forwards
+        # Ctrl-C's SIGTERM to a daemon that got it already. Plain assignments only; the
+        # loop looks at least every LOOP_TICK.
         if signum == signal.SIGHUP:
-            self._reload.set()
+            self._reload_asked = True
         else:
-            self._stop.set()
+            self._stop_signal = signum
 
     def _check_keys(self) -> None:
         """Ask each image provider the chains use whether it accepts its key (a free

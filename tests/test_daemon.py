@@ -409,3 +409,21 @@ def test_a_daemon_killed_by_sigabrt_leaves_its_threads_stacks_in_the_log(outputs
     assert "Fatal Python error: Aborted" in log
     assert "Current thread 0x" in log and "Thread 0x" in log  # the main loop and the others
     assert "daemon/service.py" in log  # ... with the frames of where each one was
+
+
+def test_a_storm_of_signals_neither_deadlocks_nor_kills_the_daemon(outputs, daemon):
+    """A signal can arrive while the handler of the one before still runs (make forwards
+    Ctrl-C's SIGTERM to a daemon that got it too; a script may send SIGHUP in a loop). A
+    handler that takes a lock then waits on itself forever: one CI run hung that way."""
+    daemon.start()
+    assert daemon.proc is not None
+    for _ in range(3000):
+        os.kill(daemon.proc.pid, signal.SIGHUP)
+    daemon.wait_for(lambda e: e.get("event") == "reloaded")
+    drop(outputs, "ep-after-storm")
+    assert daemon.wait_jobs("ep-after-storm")[0]["status"] == "ok"
+    for _ in range(200):
+        os.kill(daemon.proc.pid, signal.SIGTERM)
+        if daemon.proc.poll() is not None:
+            break
+    assert daemon.stop(timeout=15) == 0
