@@ -37,10 +37,10 @@ from handlers.imagegen import (
     RunRequest,
     RunResult,
     forget_verified_keys,
-    load_run_machinery,
     provider_report,
     run,
     validate,
+    warm_up,
 )
 
 log = structlog.get_logger("imagegen")
@@ -110,7 +110,7 @@ class Service:
             outputs_dir=str(self.root),
         )
         notify.ready(self._status())
-        load_run_machinery()
+        threading.Thread(target=self._warm_up, name="imagegen-warm-up", daemon=True).start()
         self._check_keys()
         try:
             self._loop()
@@ -319,6 +319,17 @@ class Service:
             self._reload_asked = True
         else:
             self._stop_signal = signum
+
+    def _warm_up(self) -> None:
+        started = time.monotonic()
+        warm_up(self.settings)
+        took = round((time.monotonic() - started) * 1000)
+        what = "OCR and word lists included" if self.settings.selection.ocr else "OCR off"
+        log.info(
+            "warmed_up",
+            duration_ms=took,
+            message=f"job machinery loaded in {took} ms ({what}); a job before this waited",
+        )
 
     def _check_keys(self) -> None:
         """Ask each image provider the chains use whether it accepts its key (a free

@@ -66,7 +66,6 @@ __all__ = [
     "find_episodes",
     "forget_verified_keys",
     "gallery_of",
-    "load_run_machinery",
     "media_db_file",
     "needs_job",
     "pick",
@@ -84,6 +83,7 @@ __all__ = [
     "state_key",
     "status",
     "validate",
+    "warm_up",
 ]
 
 log = structlog.get_logger("imagegen")
@@ -96,7 +96,7 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
-    from handlers.run.episode import EpisodeRun  # see load_run_machinery
+    from handlers.run.episode import EpisodeRun  # see warm_up
 
     started = time.monotonic()
     started_at = now_iso()
@@ -168,11 +168,20 @@ def provider_report(settings: Settings, *, check: bool) -> list[ProviderStatus]:
     return report(settings, check=check)
 
 
-def load_run_machinery() -> None:
-    """Import what a run needs (the orchestrator, planning, outputs) now. `run` imports
-    it on first use, so that the daemon's start-up and the light commands do not pay
-    for it; the daemon calls this once READY, so that its first job does not either."""
-    import handlers.run.episode  # noqa: F401
+def warm_up(settings: Settings) -> None:
+    """Load what a job needs (about 1 s of CPU) before the first one needs it: the
+    orchestrator, the pipeline and its checks, and with OCR on, a Tesseract engine and
+    the word lists. `run` imports on first use, so that start-up and the light commands
+    do not pay for it; the daemon calls this beside its loop once READY, so that its
+    first job does not either."""
+    import handlers.run.episode
+    import handlers.run.pipeline  # noqa: F401
+
+    if settings.selection.ocr:
+        from handlers.select import ocr, words
+
+        ocr.warm_up()
+        words.warm_up()
 
 
 def _found_current(episode: Path) -> bool:

@@ -181,8 +181,8 @@ def test_turkish_letters_differ_from_their_ascii_lookalikes(turkish: str, ascii:
 
 
 def test_turkish_title_card_differs_from_ascii_folded() -> None:
-    turkish = render_title_card("Giriş: Para nedir? İğüşöç", None, 960, 540)
-    folded = render_title_card("Giris: Para nedir? Iguso", None, 960, 540)
+    turkish = render_title_card("Giriş: Para nedir? İğüşöç", None, 960, 540).image
+    folded = render_title_card("Giris: Para nedir? Iguso", None, 960, 540).image
     assert turkish.tobytes() != folded.tobytes()
 
 
@@ -251,36 +251,38 @@ def test_draw_text_block_stays_inside_its_box() -> None:
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (320, 180)])
 def test_cards_have_exact_size_and_mode(size: tuple[int, int]) -> None:
-    title = render_title_card("Giriş: Para nedir?", "Para Nedir?", size[0], size[1])
-    head = render_talking_head("Kapanış", size[0], size[1])
+    title = render_title_card("Giriş: Para nedir?", "Para Nedir?", size[0], size[1]).image
+    head = render_talking_head("Kapanış", size[0], size[1]).image
     for image in (title, head):
         assert image.size == size
         assert image.mode == "RGB"
 
 
 def test_cards_are_deterministic() -> None:
-    first = render_title_card("Giriş: Para nedir?", "Bölüm 1", 960, 540)
-    second = render_title_card("Giriş: Para nedir?", "Bölüm 1", 960, 540)
+    first = render_title_card("Giriş: Para nedir?", "Bölüm 1", 960, 540).image
+    second = render_title_card("Giriş: Para nedir?", "Bölüm 1", 960, 540).image
     assert first.tobytes() == second.tobytes()
-    head = render_talking_head("Kapanış", 960, 540)
-    assert head.tobytes() == render_talking_head("Kapanış", 960, 540).tobytes()
+    head = render_talking_head("Kapanış", 960, 540).image
+    assert head.tobytes() == render_talking_head("Kapanış", 960, 540).image.tobytes()
 
 
 def test_title_card_is_brand_orange() -> None:
-    image = render_title_card("Giriş: Para nedir?", "Para Nedir ve Bitcoin Neden Farklı?", 960, 540)
+    image = render_title_card(
+        "Giriş: Para nedir?", "Para Nedir ve Bitcoin Neden Farklı?", 960, 540
+    ).image
     assert _dominant_colour(image) == ORANGE
     for point in ((2, 2), (957, 2), (2, 537), (957, 537), (480, 10)):
         assert image.getpixel(point) == ORANGE
 
 
 def test_title_card_follows_the_colour_setting() -> None:
-    image = render_title_card("Başlık", None, 320, 180, color="#123456")
+    image = render_title_card("Başlık", None, 320, 180, color="#123456").image
     assert _dominant_colour(image) == (0x12, 0x34, 0x56)
 
 
 def test_title_card_subtitle_is_drawn() -> None:
-    without = render_title_card("Başlık", None, 960, 540)
-    with_subtitle = render_title_card("Başlık", "Bölüm adı", 960, 540)
+    without = render_title_card("Başlık", None, 960, 540).image
+    with_subtitle = render_title_card("Başlık", "Bölüm adı", 960, 540).image
     assert without.tobytes() != with_subtitle.tobytes()
 
 
@@ -290,7 +292,7 @@ def test_bad_colour_is_an_imagegen_error() -> None:
 
 
 def test_talking_head_is_grey_with_a_silhouette() -> None:
-    image = render_talking_head("Kapanış", 960, 540)
+    image = render_talking_head("Kapanış", 960, 540).image
     assert _dominant_colour(image) == GREY
     assert image.getpixel((2, 2)) == GREY
     # The head sits in the middle and is darker than the background.

@@ -295,7 +295,7 @@ def test_diagram_icons_follow_the_description(renderer: OfflineRenderer) -> None
 
 
 def test_talking_head_is_a_person() -> None:
-    image = render_talking_head("Kapanış", 960, 540)
+    image = render_talking_head("Kapanış", 960, 540).image
     # Face below the hair, hair on top, shirt under the chin: a head, not a bell.
     assert image.getpixel((480, round(540 * 0.42))) == PRESENTER_SKIN
     assert image.getpixel((480, round(540 * 0.28))) == HAIR
@@ -303,9 +303,9 @@ def test_talking_head_is_a_person() -> None:
 
 
 def test_talking_head_draws_the_turkish_title_exactly() -> None:
-    exact = render_talking_head("Kapanış ve İçgörü", 960, 540)
-    upper = render_talking_head("KAPANIŞ VE İÇGÖRÜ", 960, 540)
-    folded = render_talking_head("Kapanis ve Icgoru", 960, 540)
+    exact = render_talking_head("Kapanış ve İçgörü", 960, 540).image
+    upper = render_talking_head("KAPANIŞ VE İÇGÖRÜ", 960, 540).image
+    folded = render_talking_head("Kapanis ve Icgoru", 960, 540).image
     assert len({exact.tobytes(), upper.tobytes(), folded.tobytes()}) == 3
 
 
@@ -360,8 +360,8 @@ def _demo_images(renderer: OfflineRenderer) -> Iterable[tuple[str, Image.Image]]
         for candidate in (1, 2, 3):
             request = _request(visual_type, description, candidate, title, (960, 540))
             yield f"{chapter}-c{candidate}", renderer.generate(request).image
-    yield "title", render_title_card("Giriş: Para nedir?", "Para Nedir?", 960, 540)
-    yield "head", render_talking_head("Kapanış", 960, 540)
+    yield "title", render_title_card("Giriş: Para nedir?", "Para Nedir?", 960, 540).image
+    yield "head", render_talking_head("Kapanış", 960, 540).image
 
 
 def test_every_demo_image_passes_the_check_thresholds(renderer: OfflineRenderer) -> None:

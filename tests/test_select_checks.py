@@ -14,7 +14,7 @@ from handlers.drawing.offline import OfflineRenderer
 from handlers.drawing.text import find_font, load_font
 from handlers.outputs.manifest import Candidate, Check
 from handlers.providers.base import ImageRequest
-from handlers.select.checks import check_image
+from handlers.select.checks import check_image, check_template_text
 from handlers.select.choose import choose, total
 from handlers.select.judge import MalformedVerdict, parse_reply, weighted_score
 from handlers.select.measures import measure
@@ -54,19 +54,26 @@ def test_offline_images_pass_every_check(visual_type: str) -> None:
     assert result.score >= 60
 
 
-def test_templates_pass_and_ocr_reads_their_turkish_title() -> None:
-    card = render_title_card("İşlem Ücretleri Neden Değişir", "Bitcoin", W, H)
-    result = check(
-        card,
-        visual_type="title_card",
-        vocab=vocabulary("İşlem Ücretleri Neden Değişir", "Bitcoin"),
-        read_text=True,
-        template=True,
+def test_templates_pass_and_ocr_reads_every_word_of_their_turkish_text() -> None:
+    title, episode = "İşlem Ücretleri Neden Değişir", "Bitcoin'in Doğuşu: Blok Zinciri"
+    card = render_title_card(title, episode, W, H)
+    assert len(card.text_boxes) == 2  # the episode's title above the chapter's
+    (text,) = check_template_text(
+        card.image, card.text_boxes, visual_type="title_card", vocab=vocabulary(title, episode)
     )
-    assert result.passed and result.text is not None
-    assert result.text.matched >= 0.75, result.text
-    head = render_talking_head("Madenciler ve Güvenlik", W, H)
-    assert check(head, visual_type="talking_head", read_text=False, template=True).passed
+    # Read in the boxes where they were drawn, all 8 words come back, dots and all.
+    assert text.passed and text.detail.startswith("8 word(s), 100% the chapter's own"), text
+    head = render_talking_head(title, W, H)
+    (text,) = check_template_text(
+        head.image, head.text_boxes, visual_type="talking_head", vocab=vocabulary(title)
+    )
+    assert text.passed and text.detail.startswith("4 word(s), 100% the chapter's own"), text
+    # Nothing to read where the words are elsewhere: a box on the pattern alone.
+    (empty,) = check_template_text(
+        card.image, [(0, H - 120, 200, H - 20)], visual_type="title_card", vocab=set()
+    )
+    assert empty.detail == "no text found"
+    assert check_template_text(head.image, head.text_boxes, visual_type="b_roll", vocab=set()) == []
 
 
 def test_blank_frame_fails_not_blank() -> None:

@@ -5,9 +5,12 @@ Plain deterministic drawings; sizes are fractions of the frame so any resolution
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PIL import Image, ImageColor, ImageDraw
 
 from handlers.drawing.presenter import paint_studio
+from handlers.drawing.shapes import Box
 from handlers.drawing.text import RGB, draw_text_block, find_font, mix
 from handlers.errors import ImagegenError
 
@@ -60,6 +63,14 @@ def _brand_pattern(draw: ImageDraw.ImageDraw, width: int, height: int, backgroun
             draw.line((y0 + c, y0, y1 + c, y1), fill=stripe, width=line_width)
 
 
+@dataclass(frozen=True)
+class Card:
+    image: Image.Image
+    # Where the words were drawn: OCR reads these boxes alone (the patterned background
+    # costs Tesseract more time than the words, and reads as nothing).
+    text_boxes: tuple[Box, ...]
+
+
 def render_title_card(
     title: str,
     subtitle: str | None,
@@ -67,7 +78,7 @@ def render_title_card(
     height: int,
     color: str = "#F7931A",
     font_path: str | None = None,
-) -> Image.Image:
+) -> Card:
     """Brand-colour card: big white title in the middle, optional episode title above it."""
     width, height = max(1, width), max(1, height)
     background = _rgb(color)
@@ -93,7 +104,7 @@ def render_title_card(
         title_box[3] + offset,
     )
 
-    def draw_title(box: tuple[int, int, int, int], fill: RGB) -> tuple[int, int, int, int]:
+    def draw_title(box: Box, fill: RGB) -> Box:
         return draw_text_block(
             draw, title, box, fill, bold, max_size=px(120), min_size=max(6, px(40))
         )
@@ -109,11 +120,12 @@ def render_title_card(
         fill=mix(background, WHITE, 0.55),
     )
 
+    boxes = [drawn]
     if subtitle and subtitle.strip():
         subtitle_bottom = drawn[1] - px(30)
         subtitle_top = max(px(40), subtitle_bottom - px(130))
         if subtitle_bottom > subtitle_top:
-            draw_text_block(
+            sub = draw_text_block(
                 draw,
                 subtitle,
                 (margin_x, subtitle_top, width - margin_x, subtitle_bottom),
@@ -122,7 +134,8 @@ def render_title_card(
                 max_size=px(52),
                 min_size=max(6, px(26)),
             )
-    return image
+            boxes.insert(0, sub)
+    return Card(image, tuple(boxes))
 
 
 def render_talking_head(
@@ -131,7 +144,7 @@ def render_talking_head(
     height: int,
     color: str = "#8A8A8A",
     font_path: str | None = None,
-) -> Image.Image:
+) -> Card:
     """Presenter shot placeholder: a presenter at a desk in a grey studio, and a
     lower-third with the title drawn exactly as given."""
     width, height = max(1, width), max(1, height)
@@ -149,7 +162,7 @@ def render_talking_head(
     draw.rectangle(band, fill=mix(background, BLACK, 0.72))
     draw.rectangle((band[0], band[1], band[0] + px(12) - 1, band[3]), fill=WHITE)
     padding = px(36)
-    draw_text_block(
+    drawn = draw_text_block(
         draw,
         title,
         (band[0] + px(12) + padding, band[1] + px(10), band[2] - padding, band[3] - px(10)),
@@ -159,4 +172,4 @@ def render_talking_head(
         min_size=max(6, px(24)),
         align="left",
     )
-    return image
+    return Card(image, (drawn,))

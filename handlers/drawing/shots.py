@@ -131,8 +131,10 @@ def render_template_shot(
 
     def paint(w: int, h: int) -> Image.Image:
         if visual_type == "title_card":
-            return render_title_card(title, episode_title, w, h, color=color, font_path=font_path)
-        return render_talking_head(title, w, h, color=color, font_path=font_path)
+            card = render_title_card(title, episode_title, w, h, color=color, font_path=font_path)
+        else:
+            card = render_talking_head(title, w, h, color=color, font_path=font_path)
+        return card.image
 
     from handlers.drawing.text import find_font
 

@@ -117,6 +117,8 @@ class ChapterWork:
     fields: dict[str, object] = field(default_factory=lambda: {"attempts": 0})
     prompt: WrittenPrompt | None = None
     image: Image.Image | None = None
+    # A template's: where it drew its words (what OCR reads back).
+    text_boxes: tuple[tuple[int, int, int, int], ...] = ()
     # The chosen image already encoded (a kept candidate's file), when there is one.
     png: bytes | None = None
     entry: ManifestEntry | None = None

@@ -40,7 +40,7 @@ from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
 from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
 from handlers.run.review import PickRefused, apply_pick, rescore
 from handlers.select import ocr
-from handlers.select.checks import check_image
+from handlers.select.checks import check_template_text
 from handlers.select.words import vocabulary
 from handlers.stop import NotStarted
 
@@ -90,7 +90,7 @@ def draw_template(work: ChapterWork, ctx: RunContext) -> None:
     frame = ctx.settings.frame
     brand = ctx.settings.brand
     if ch.main_visual.type == "title_card":
-        work.image = render_title_card(
+        card = render_title_card(
             ch.title,
             ctx.episode.doc.title,
             frame.width,
@@ -99,13 +99,14 @@ def draw_template(work: ChapterWork, ctx: RunContext) -> None:
             font_path=brand.font_path,
         )
     else:
-        work.image = render_talking_head(
+        card = render_talking_head(
             ch.title,
             frame.width,
             frame.height,
             color=brand.talking_head_color,
             font_path=brand.font_path,
         )
+    work.image, work.text_boxes = card.image, card.text_boxes
     work.entry = template_entry(
         ch,
         work.plan.fingerprint,
@@ -123,17 +124,13 @@ def check_template(work: ChapterWork, ctx: RunContext) -> None:
     assert work.entry is not None and work.image is not None
     ch = work.plan.chapter
     with ctx.cpu_slots:
-        checked = check_image(
+        checks = check_template_text(
             work.image,
+            work.text_boxes,
             visual_type=ch.main_visual.type,
             vocab=vocabulary(ch.title, ctx.episode.doc.title),
-            native_size=work.image.size,
-            expected_size=None,
-            siblings={},
-            read_text=True,
-            template=True,
         )
-    work.entry = work.entry.model_copy(update={"checks": checked.checks})
+    work.entry = work.entry.model_copy(update={"checks": checks})
 
 
 def write_chosen(work: ChapterWork, ctx: RunContext) -> None:

@@ -10,6 +10,7 @@ a frame pushed to black and one whose top half is a flat fill all fail
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import imagehash
@@ -71,25 +72,42 @@ def check_image(
     expected_size: tuple[int, int] | None,
     siblings: dict[str, imagehash.ImageHash],
     read_text: bool,
-    template: bool = False,
 ) -> CheckedImage:
     """`image` is the frame as it will be written; `native_size` what the provider
-    returned, `expected_size` what it was asked for (None: any). Templates are ours and
-    deterministic: only their text is checked (a flat brand card is by design)."""
+    returned, `expected_size` what it was asked for (None: any)."""
     m = measure(image)
-    checks: list[Check] = []
-    if not template:
-        checks += _picture_checks(m, native_size, expected_size, siblings)
-    result = CheckedImage(checks, m)
+    result = CheckedImage(_picture_checks(m, native_size, expected_size, siblings), m)
     if read_text and visual_type in TEXT_VISUALS:
         try:
-            words = [w.text for w in ocr.read_words(image)]
+            result.text = assess([w.text for w in ocr.read_words(image)], vocab)
         except ocr.OCRUnavailable as e:
             result.notes.append(f"text not checked: {e}")
             return result
-        result.text = assess(words, vocab)
-        checks.append(_text_check(result.text))
+        result.checks.append(_text_check(result.text))
     return result
+
+
+def check_template_text(
+    image: Image.Image,
+    text_boxes: Sequence[tuple[int, int, int, int]],
+    *,
+    visual_type: str,
+    vocab: set[str],
+) -> list[Check]:
+    """Templates are ours and deterministic: only their text is checked (a flat brand
+    card is by design, so the picture measures would say nothing), read in the boxes
+    where it was drawn."""
+    if visual_type not in TEXT_VISUALS:
+        return []
+    words: list[str] = []
+    try:
+        for left, top, right, bottom in text_boxes:
+            pad = max(8, (bottom - top) // 4)  # Tesseract wants a margin round the words
+            crop = image.crop((left - pad, top - pad, right + pad, bottom + pad))
+            words += [w.text for w in ocr.read_words(crop)]
+    except ocr.OCRUnavailable:
+        return []  # the candidates' checks say so, where text matters
+    return [_text_check(assess(words, vocab))]
 
 
 def _picture_checks(
