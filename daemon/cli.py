@@ -8,7 +8,6 @@ import ctypes
 import json
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
+    from importlib import metadata  # ~25 ms of imports: only for --version
+
     try:
         return metadata.version("imagegen")
     except metadata.PackageNotFoundError:  # a checkout used without `make venv`

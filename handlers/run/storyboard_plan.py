@@ -11,6 +11,7 @@ storyboard/ asks for a clip."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from handlers.api.llm import keyed_llm
@@ -23,9 +24,13 @@ from handlers.outputs.markers import Marker, find_marker
 from handlers.plan.fingerprint import image_settings_hash, template_settings_hash
 from handlers.result import RunRequest, RunResult
 from handlers.run.services import Services
-from handlers.storyboard.model import Storyboard, read_storyboard
-from handlers.storyboard.planners import Planner, TemplatePlanner, identity
-from handlers.storyboard.steps import BoardPlan, ClipWork, FrameRules, sheet_hash
+
+if TYPE_CHECKING:
+    # Loaded by storyboard_for for an episode that has a storyboard: the common run
+    # (none) and the "up to date" answer do not pay for their models.
+    from handlers.storyboard.model import Storyboard
+    from handlers.storyboard.planners import Planner
+    from handlers.storyboard.steps import BoardPlan, FrameRules
 
 
 @dataclass
@@ -106,6 +111,10 @@ def storyboard_for(
     has_file = folder is not None and folder.stat(layout.STORYBOARD) is not None
     if not (settings.storyboard.enabled or has_file or markers or all_marker):
         return None
+    from handlers.storyboard.model import read_storyboard
+    from handlers.storyboard.planners import identity
+    from handlers.storyboard.steps import BoardPlan, ClipWork, sheet_hash
+
     previous = read_storyboard(folder, warnings)
     planner = planner_for(settings, services.prices)
     facts = identity(planner)
@@ -150,6 +159,8 @@ def planner_for(settings: Settings, prices: PriceTable) -> Planner:
     if choice == "auto":
         choice = keyed_llm(settings) or "template"
     if choice == "template":
+        from handlers.storyboard.planners import TemplatePlanner
+
         return TemplatePlanner()
     # Loaded only for an LLM planner; its SDK is imported on the first question.
     from handlers.storyboard.llm import LLMPlanner
@@ -164,6 +175,8 @@ def marker_token(marker: Marker) -> str:
 
 
 def frame_rules(settings: Settings, services: Services) -> FrameRules:
+    from handlers.storyboard.steps import FrameRules
+
     templates = template_settings_hash(settings)
     hashes: dict[str, str] = {}
 
