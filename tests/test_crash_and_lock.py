@@ -242,3 +242,15 @@ Dir.open(Path({str(folder)!r})).write_bytes("ch01.png", b"x" * 100000)
         proc.kill()
     assert during == []
     assert os.listdir(folder) == []
+
+
+def test_a_write_names_a_new_file_at_once_and_replaces_an_old_one_whole(tmp_path):
+    from handlers.files.dirs import Dir
+
+    with Dir.open(tmp_path) as folder:
+        folder.write_bytes("ch01.png", b"first")
+        first = os.stat(tmp_path / "ch01.png").st_ino
+        folder.write_bytes("ch01.png", b"second, longer")
+    assert (tmp_path / "ch01.png").read_bytes() == b"second, longer"
+    assert os.stat(tmp_path / "ch01.png").st_ino != first  # a new file renamed over it
+    assert os.listdir(tmp_path) == ["ch01.png"]

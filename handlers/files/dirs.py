@@ -169,22 +169,31 @@ class Dir:
                     os.fsync(f.fileno())
                 if not named:
                     # The file gets a name only now, when whole: a kill while writing
-                    # leaves nothing behind for the next run to sweep.
+                    # leaves nothing behind for the next run to sweep. A new file takes
+                    # its own name at once; one that replaces another goes through the
+                    # temp name, as link cannot replace.
                     with self._named(name):
-                        os.link(
-                            f"/proc/self/fd/{f.fileno()}",
-                            temp,
-                            dst_dir_fd=self.fd,
-                            follow_symlinks=True,
-                        )
-            with self._named(name):
-                os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                        named = self._link(f.fileno(), name, temp)
+            if named:
+                with self._named(name):
+                    os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp, dir_fd=self.fd)
             raise
         if durable:
             os.fsync(self.fd)
+
+    def _link(self, fd: int, name: str, temp: str) -> bool:
+        """Name the unnamed file `fd`: `name` itself when free (False: done), else
+        `temp` (True: still to be renamed over `name`)."""
+        source = f"/proc/self/fd/{fd}"
+        try:
+            os.link(source, name, dst_dir_fd=self.fd, follow_symlinks=True)
+            return False
+        except FileExistsError:
+            os.link(source, temp, dst_dir_fd=self.fd, follow_symlinks=True)
+            return True
 
     def _open_temp(self, name: str, temp: str) -> tuple[int, bool]:
         """An unnamed file in this folder (O_TMPFILE) where the kernel and file system

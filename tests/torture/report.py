@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,16 @@ def table(rows: Iterable[Row]) -> str:
 
 def write_json(rows: Iterable[Row], path: Path) -> None:
     path.write_text(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False))
+
+
+def unnamed_files_work(folder: Path) -> bool:
+    """Whether this file system gives unnamed files (O_TMPFILE): then a killed writer
+    leaves no temp file at all (handlers/files/dirs.py)."""
+    try:
+        os.close(os.open(folder, os.O_WRONLY | os.O_TMPFILE, 0o600))
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def corrupt_files(tree: Path) -> list[str]:
