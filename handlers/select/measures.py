@@ -45,6 +45,7 @@ def measure(image: Image.Image) -> Measures:
     stat = ImageStat.Stat(small)
     histogram = small.histogram()
     pixels = max(1, small.width * small.height)
+    grid = _flat_cells(gray)
     return Measures(
         width=image.width,
         height=image.height,
@@ -53,8 +54,8 @@ def measure(image: Image.Image) -> Measures:
         edges=_edge_percentile(small, 0.998),
         black=sum(histogram[:5]) / pixels,
         white=sum(histogram[251:]) / pixels,
-        flat_band=_flat_band(gray),
-        flat=_flat_share(gray),
+        flat_band=_flat_band(grid),
+        flat=_flat_share(grid),
         phash=imagehash.phash(small),
     )
 
@@ -91,16 +92,14 @@ def _flat_cells(gray: Image.Image) -> list[list[bool]]:
     return grid
 
 
-def _flat_share(gray: Image.Image) -> float:
-    grid = _flat_cells(gray)
+def _flat_share(grid: list[list[bool]]) -> float:
     cells = sum(len(row) for row in grid)
     return sum(sum(row) for row in grid) / max(1, cells)
 
 
-def _flat_band(gray: Image.Image) -> float:
+def _flat_band(grid: list[list[bool]]) -> float:
     """The deepest run of (almost) entirely flat rows or columns from any edge, as a
     share of the frame: a subject cut off, or half the frame left empty."""
-    grid = _flat_cells(gray)
     if not grid or not grid[0]:
         return 0.0
     rows = [sum(row) / len(row) >= 0.9 for row in grid]
