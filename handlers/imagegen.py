@@ -176,12 +176,9 @@ def warm_up(settings: Settings) -> None:
     first job does not either."""
     import handlers.run.episode
     import handlers.run.pipeline  # noqa: F401
+    from handlers.select import checks
 
-    if settings.selection.ocr:
-        from handlers.select import ocr, words
-
-        ocr.warm_up()
-        words.warm_up()
+    checks.warm_up(read_text=settings.selection.ocr)
 
 
 def _found_current(episode: Path) -> bool:

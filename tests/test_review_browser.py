@@ -222,15 +222,13 @@ def test_use_this_on_a_candidate_changes_the_chosen_image(browser, reviewed, web
     reloading.until(
         lambda d: "pick of" in d.find_element(By.ID, "ch03").text
     )  # the page polled, reloaded and shows the request as waiting
-    started = time.monotonic()
     assert run(episode, RunRequest(trigger="daemon: pick"), settings).picked == 1
     reloading.until(
         lambda d: (
             d.find_element(By.CSS_SELECTOR, "#ch03 img.chosen-image").get_attribute("data-selected")
             == wanted
         )
-    )
-    assert time.monotonic() - started < 10
+    )  # within the wait's 10 s: the page's own polling, not a wall-clock assertion
     manifest = json.loads((episode / "images/manifest.json").read_text(encoding="utf-8"))
     entry = manifest["chapters"][2]
     assert entry["selected"] == wanted and entry["selection"]["method"] == "manual"

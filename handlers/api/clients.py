@@ -9,7 +9,9 @@ which a run with nothing to do, or one that uses only the other SDK, must not pa
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from config.settings import AnthropicSettings, OpenAISettings
@@ -54,6 +56,27 @@ def anthropic_client(cfg: AnthropicSettings) -> anthropic.Anthropic:
                 api_key=key, base_url=cfg.base_url, timeout=cfg.timeout_seconds, max_retries=0
             )
         return client
+
+
+# The module each provider's SDK is imported as.
+_SDKS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google.genai",
+    "replicate": "replicate",
+}
+
+
+def preload_sdks(providers: Iterable[str]) -> None:
+    """Import these providers' SDKs now, as their first client would: a run calls it in
+    the background before the first request needs one. Unknown names (offline) and an
+    SDK that is not installed are left to the client, which says what to do."""
+    _import_legacy_httpx()
+    for provider in providers:
+        module = _SDKS.get(provider)
+        if module is not None:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
 
 
 def _import_legacy_httpx() -> None:

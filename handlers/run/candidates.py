@@ -13,8 +13,7 @@ configured, and the best passing one chosen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import imagehash
+from typing import TYPE_CHECKING
 
 from handlers.episode import layout
 from handlers.errors import AuthError, ConfigurationError, ImagegenError, ProviderError
@@ -33,6 +32,9 @@ from handlers.select.checks import check_image
 from handlers.select.choose import all_failed, choose, total
 from handlers.select.words import vocabulary
 from handlers.stop import NotStarted
+
+if TYPE_CHECKING:
+    import imagehash
 
 __all__ = [
     "AllCandidatesFailed",

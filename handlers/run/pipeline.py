@@ -25,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import structlog
 
+from handlers.api.clients import preload_sdks
 from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.errors import ContentRejected, ImagegenError
 from handlers.files.dirs import Gone
@@ -39,8 +40,7 @@ from handlers.run.candidates import AllCandidatesFailed, recover_candidates
 from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
 from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
 from handlers.run.review import PickRefused, apply_pick, rescore
-from handlers.select import ocr
-from handlers.select.checks import check_template_text
+from handlers.select import checks
 from handlers.select.words import vocabulary
 from handlers.stop import NotStarted
 
@@ -124,13 +124,13 @@ def check_template(work: ChapterWork, ctx: RunContext) -> None:
     assert work.entry is not None and work.image is not None
     ch = work.plan.chapter
     with ctx.cpu_slots:
-        checks = check_template_text(
+        found = checks.check_template_text(
             work.image,
             work.text_boxes,
             visual_type=ch.main_visual.type,
             vocab=vocabulary(ch.title, ctx.episode.doc.title),
         )
-    work.entry = work.entry.model_copy(update={"checks": checks})
+    work.entry = work.entry.model_copy(update={"checks": found})
 
 
 def write_chosen(work: ChapterWork, ctx: RunContext) -> None:
@@ -208,6 +208,19 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
     return work.entry
 
 
+def _warm_up(ctx: RunContext) -> None:
+    """Load, in the background and in the order the chapters need them, what the first
+    image call, the checks and the judge would each load on first use (about 0.5-2 s of
+    CPU in all): the first image calls go out at once, and the rest loads while they
+    wait for their images."""
+    services = ctx.services
+    firsts = {chain[0].spec.provider for chain in (services.chain, *services.chains.values())}
+    preload_sdks(sorted(firsts))
+    checks.warm_up(read_text=ctx.settings.selection.ocr)
+    if services.judge is not None:
+        preload_sdks([services.judge.name])
+
+
 def run_chapters(
     plans: list[tuple[ChapterPlan, list[Step]]],
     ctx: RunContext,
@@ -218,9 +231,8 @@ def run_chapters(
     concurrency = ctx.settings.image.concurrency
     workers = concurrency * ctx.settings.selection.candidates + WRITERS
     queue = deque(enumerate(plans))
-    if ctx.settings.selection.ocr and any(steps is not SELECT for _, steps in plans):
-        # Tesseract's models load while the first chapters wait for their images.
-        threading.Thread(target=ocr.warm_up, name="imagegen-ocr-warm-up", daemon=True).start()
+    if any(steps is not SELECT for _, steps in plans):
+        threading.Thread(target=_warm_up, args=(ctx,), name="imagegen-warm-up", daemon=True).start()
     episode_log = log.bind(episode_id=ctx.recorder.paths.name)
     with ThreadPoolExecutor(workers, thread_name_prefix="imagegen-chapter") as pool:
         running: dict[Future[ManifestEntry | None], ChapterPlan] = {}

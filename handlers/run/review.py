@@ -7,7 +7,8 @@ files the chapter's last generation left, and neither ever pays for an image.
 
 from __future__ import annotations
 
-import imagehash
+from typing import TYPE_CHECKING
+
 from PIL import Image
 
 from handlers.errors import ImagegenError
@@ -18,6 +19,9 @@ from handlers.run.context import ChapterWork, RunContext
 from handlers.select.checks import check_image
 from handlers.select.choose import choose, total
 from handlers.select.words import vocabulary
+
+if TYPE_CHECKING:
+    import imagehash
 
 
 class PickRefused(ImagegenError):

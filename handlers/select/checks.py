@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import imagehash
 from PIL import Image
 
 from handlers.outputs.manifest import Check
-from handlers.select import ocr
+from handlers.select import ocr, words
 from handlers.select.measures import Measures, measure
 from handlers.select.words import TextFindings, assess
+
+if TYPE_CHECKING:
+    import imagehash
 
 MIN_STD = 12.0
 MAX_FLAT = 0.97
@@ -108,6 +111,17 @@ def check_template_text(
     except ocr.OCRUnavailable:
         return []  # the candidates' checks say so, where text matters
     return [_text_check(assess(words, vocab))]
+
+
+def warm_up(read_text: bool) -> None:
+    """Load what checking a candidate needs (numpy and imagehash, the word lists, and
+    with OCR a Tesseract engine: about 0.5 s of CPU) before the first candidate: a run
+    calls it beside its first paid call, the daemon once READY."""
+    import imagehash  # noqa: F401
+
+    words.warm_up()
+    if read_text:
+        ocr.warm_up()
 
 
 def _picture_checks(

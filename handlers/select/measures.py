@@ -6,9 +6,12 @@ on a downscaled copy, a few milliseconds per frame."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import imagehash
 from PIL import Image, ImageFilter, ImageStat
+
+if TYPE_CHECKING:
+    import imagehash
 
 # Edges are measured at this width: enough to tell a blurred frame from a sharp one,
 # small enough to cost a few milliseconds.
@@ -34,6 +37,8 @@ class Measures:
 
 
 def measure(image: Image.Image) -> Measures:
+    import imagehash  # with numpy and scipy ~70 ms: see handlers/select/checks.warm_up
+
     gray = image.convert("L")
     # Down only: an upscaled small frame would look blurred by the upscaling itself.
     small = gray

@@ -17,8 +17,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import wordfreq
-
 _LETTERS = re.compile(r"[^\W\d_]+", re.UNICODE)
 LANGUAGES = ("en", "tr")
 MIN_LETTERS = 3
@@ -67,11 +65,16 @@ def matches(word: str, vocab: set[str]) -> bool:
 
 def is_word(word: str) -> bool:
     """A word of English or Turkish (in wordfreq's small lists: about 30,000 each)."""
+    import wordfreq  # ~0.1 s: loaded by warm_up beside the first image call, not at import
+
     return any(wordfreq.zipf_frequency(word, lang, wordlist="small") > 0 for lang in LANGUAGES)
 
 
 def warm_up() -> None:
-    """Load both word lists now (about 30 ms), not in a candidate's checks."""
+    """Load wordfreq and both word lists now (about 0.15 s), not in a candidate's
+    checks."""
+    import wordfreq
+
     for lang in LANGUAGES:
         wordfreq.zipf_frequency("warm", lang, wordlist="small")
 
