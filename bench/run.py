@@ -24,7 +24,7 @@ from bench import (
     bench_review,
     bench_scale,
 )
-from bench.common import FIGURES, WORK, load_average
+from bench.common import FIGURES, WORK, compile_bytecode, load_average
 from daemon.logging import configure_logging
 
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("console", verbose=False)
     started = time.monotonic()
     print(f"imagegen benchmarks ({'short' if args.short else 'full'} form); {load_average()}")
+    print(compile_bytecode())
     try:
         for bench in (
             bench_daemon,
