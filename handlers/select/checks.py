@@ -119,8 +119,8 @@ def warm_up(read_text: bool) -> None:
     calls it beside its first paid call, the daemon once READY."""
     import imagehash  # noqa: F401
 
-    words.warm_up()
-    if read_text:
+    if read_text:  # the word lists (about 19 MB) judge only words OCR read
+        words.warm_up()
         ocr.warm_up()
 
 

@@ -1,6 +1,6 @@
 """Read the words in an image with Tesseract (English and Turkish models).
 
-tesserocr keeps one Tesseract engine loaded per thread: the command line that
+tesserocr keeps one Tesseract engine loaded in the process: the command line that
 pytesseract runs would load both language models again for every image, about
 150-350 ms here before a word is read, which alone is over the budget of a whole
 candidate's checks. The language data is Debian's (tesseract-ocr-eng,
@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
-import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,10 +28,12 @@ MIN_CONFIDENCE = 50.0
 MAX_WIDTH = 1280
 _TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata")
 
-# Engines are lent out, not kept per thread: each holds about 10 MB beyond the shared
-# models (the first about 60 MB), and only as many as read at once are ever made
-# (the run's CPU slots, two by default).
-_idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+# One engine for the process, lent to one reader at a time. A second one would let two
+# candidates be read at once, for about 25 MB more held for the process's life (the
+# daemon's); reading takes 20-80 ms of a candidate's checks, which the other CPU slot
+# spends measuring and encoding meanwhile.
+_lock = threading.Lock()
+_loaded: list[Any] = []  # the engine, once made
 
 
 class OCRUnavailable(Exception):
@@ -83,24 +85,20 @@ def _quiet_leptonica(tesserocr_module: Any) -> None:
 
 @contextmanager
 def _engine() -> Iterator[Any]:
-    try:
-        engine = _idle.get_nowait()
-    except queue.Empty:
-        try:
-            import tesserocr
-        except ImportError as e:
-            raise OCRUnavailable(
-                f"the tesserocr package cannot be loaded ({e}); reinstall imagegen's "
-                "Python dependencies, or set selection.ocr = false"
-            ) from None
-        _quiet_leptonica(tesserocr)
-        engine = tesserocr.PyTessBaseAPI(
-            path=tessdata_dir(), lang=LANGUAGES, psm=tesserocr.PSM.AUTO
-        )
-    try:
-        yield engine
-    finally:
-        _idle.put(engine)
+    with _lock:
+        if not _loaded:
+            try:
+                import tesserocr
+            except ImportError as e:
+                raise OCRUnavailable(
+                    f"the tesserocr package cannot be loaded ({e}); reinstall imagegen's "
+                    "Python dependencies, or set selection.ocr = false"
+                ) from None
+            _quiet_leptonica(tesserocr)
+            _loaded.append(
+                tesserocr.PyTessBaseAPI(path=tessdata_dir(), lang=LANGUAGES, psm=tesserocr.PSM.AUTO)
+            )
+        yield _loaded[0]
 
 
 def warm_up() -> None:
