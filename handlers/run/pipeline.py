@@ -214,7 +214,7 @@ def _warm_up(ctx: RunContext) -> None:
     CPU in all): the first image calls go out at once, and the rest loads while they
     wait for their images."""
     services = ctx.services
-    firsts = {chain[0].spec.provider for chain in (services.chain, *services.chains.values())}
+    firsts = {services.primary.provider, *(s.provider for s in services.primaries().values())}
     preload_sdks(sorted(firsts))
     checks.warm_up(read_text=ctx.settings.selection.ocr)
     if services.judge is not None:

@@ -166,14 +166,7 @@ class Storyboarding:
                     self._fail(clip, e.status, f"component sheet: {e}")
             return None
         settled = keep_known(reply, previous, [c.chapter_id for c in chapters])
-        made = Made(
-            input_hash=plan.sheet_hash,
-            planner=self.planner.name,
-            model=self.planner.model,
-            cost_usd=round(cost, 6),
-            usage=usage,
-            made_at=now_iso(),
-        )
+        made = self._made(plan.sheet_hash, cost, usage)
         with self._lock:
             self.doc.components = ComponentSheet(**settled.model_dump(), made=made)
             if token is not None:
@@ -241,14 +234,7 @@ class Storyboarding:
         else:
             plan = template_shot(chapter, [c for _, c in components])
         plan.components = [c.id for c in shown(plan, sheet)]
-        made = Made(
-            input_hash=wanted,
-            planner=self.planner.name,
-            model=self.planner.model,
-            cost_usd=round(cost, 6),
-            usage=usage,
-            made_at=now_iso(),
-        )
+        made = self._made(wanted, cost, usage)
         with self._lock:
             clip.start_prompt, clip.end_prompt = plan.start_prompt, plan.end_prompt
             clip.motion_description = plan.motion_description
@@ -343,6 +329,17 @@ class Storyboarding:
             return
         if consume(marker):
             self.doc.redone.clear()
+
+    def _made(self, input_hash: str, cost: float, usage: dict[str, int]) -> Made:
+        """A planning step's record: this run's planner, from these inputs, at this cost."""
+        return Made(
+            input_hash=input_hash,
+            planner=self.planner.name,
+            model=self.planner.model,
+            cost_usd=round(cost, 6),
+            usage=usage,
+            made_at=now_iso(),
+        )
 
     def _save(self) -> str:
         with self._lock:

@@ -102,15 +102,15 @@ def check_template_text(
     where it was drawn."""
     if visual_type not in TEXT_VISUALS:
         return []
-    words: list[str] = []
+    found: list[str] = []
     try:
         for left, top, right, bottom in text_boxes:
             pad = max(8, (bottom - top) // 4)  # Tesseract wants a margin round the words
             crop = image.crop((left - pad, top - pad, right + pad, bottom + pad))
-            words += [w.text for w in ocr.read_words(crop)]
+            found += [w.text for w in ocr.read_words(crop)]
     except ocr.OCRUnavailable:
         return []  # the candidates' checks say so, where text matters
-    return [_text_check(assess(words, vocab))]
+    return [_text_check(assess(found, vocab))]
 
 
 def warm_up(read_text: bool) -> None:
