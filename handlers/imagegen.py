@@ -176,9 +176,11 @@ def warm_up(settings: Settings) -> None:
     first job does not either."""
     import handlers.run.episode
     import handlers.run.pipeline  # noqa: F401
+    from handlers.outputs import gallery
     from handlers.select import checks
 
     checks.warm_up(read_text=settings.selection.ocr)
+    gallery.warm_up()
 
 
 def _found_current(episode: Path) -> bool:

@@ -67,16 +67,25 @@ _SDKS = {
 }
 
 
-def preload_sdks(providers: Iterable[str]) -> None:
-    """Import these providers' SDKs now, as their first client would: a run calls it in
-    the background before the first request needs one. Unknown names (offline) and an
-    SDK that is not installed are left to the client, which says what to do."""
+def prepare_clients(
+    providers: Iterable[str], openai: OpenAISettings, anthropic: AnthropicSettings
+) -> None:
+    """Do now, for these providers, what their first request would: import the SDK; for
+    OpenAI and Anthropic, make the shared client (its HTTP stack and SSL context,
+    another ~0.15 s after the SDK itself). A run calls it in the background before the
+    first request needs it; the key check stays with the first request, which it must
+    not delay (handlers/api/key_check.py). Unknown names (offline) and an
+    SDK that is not installed are left to the request, which says what to do."""
     _import_legacy_httpx()
+    importlib.import_module("tenacity")  # every paid call's retries (handlers/api/retry.py)
     for provider in providers:
-        module = _SDKS.get(provider)
-        if module is not None:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
+        with contextlib.suppress(ImportError):
+            if provider == "openai":
+                openai_client(openai)
+            elif provider == "anthropic":
+                anthropic_client(anthropic)
+            elif provider in _SDKS:
+                importlib.import_module(_SDKS[provider])
 
 
 def _import_legacy_httpx() -> None:

@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import structlog
 
-from handlers.api.clients import preload_sdks
+from handlers.api.clients import prepare_clients
 from handlers.drawing.cards import render_talking_head, render_title_card
 from handlers.errors import ContentRejected, ImagegenError
 from handlers.files.dirs import Gone
@@ -210,15 +210,19 @@ def run_chapter(work: ChapterWork, steps: Iterable[Step], ctx: RunContext) -> Ma
 
 def _warm_up(ctx: RunContext) -> None:
     """Load, in the background and in the order the chapters need them, what the first
-    image call, the checks and the judge would each load on first use (about 0.5-2 s of
-    CPU in all): the first image calls go out at once, and the rest loads while they
-    wait for their images."""
-    services = ctx.services
+    image call, the checks, the judge and the gallery would each load on first use
+    (about 0.5-2 s of CPU in all): the first image calls go out as soon as their client
+    is made, the rest loads while they wait for their images. In this order because it
+    is one interpreter: the checks' imports, run alongside, would slow the client's."""
+    services, settings = ctx.services, ctx.settings
     firsts = {services.primary.provider, *(s.provider for s in services.primaries().values())}
-    preload_sdks(sorted(firsts))
-    checks.warm_up(read_text=ctx.settings.selection.ocr)
+    prepare_clients(sorted(firsts), settings.openai, settings.anthropic)
+    checks.warm_up(read_text=settings.selection.ocr)
     if services.judge is not None:
-        preload_sdks([services.judge.name])
+        prepare_clients([services.judge.name], settings.openai, settings.anthropic)
+    from handlers.outputs import gallery  # Jinja2 and the pages: the run's last step
+
+    gallery.warm_up()
 
 
 def run_chapters(
