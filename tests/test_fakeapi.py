@@ -431,20 +431,23 @@ def test_callable_match_sees_the_json_body(fake: FakeAPI) -> None:
 
 
 def test_timeout_leaves_the_server_responsive(fake: FakeAPI) -> None:
-    fake.add_rule("images", [timeout(1.0)], match="slow")
+    # The server sleeps 3 s on the slow one, the client gives up after 0.5 s: wide
+    # margins, so a loaded machine cannot blur which side stopped waiting.
+    fake.add_rule("images", [timeout(3.0)], match="slow")
     client = openai_client(fake, timeout=0.5)
 
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         client.images.generate(model="gpt-image-1", prompt="slow one")
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 2.5
 
     # The slow handler is still asleep; others are served meanwhile.
-    started = time.monotonic()
-    assert client.images.generate(model="gpt-image-1", prompt="quick one").data
-    assert time.monotonic() - started < 0.4
+    assert fake.in_flight["images"] == 1
+    patient = openai_client(fake, timeout=30)  # making the image may be slow on a busy machine
+    assert patient.images.generate(model="gpt-image-1", prompt="quick one").data
+    assert fake.in_flight["images"] == 1, "the quick one was served while the slow slept"
 
-    assert fake.wait_until(lambda f: f.count("images") == 2, timeout=3)
+    assert fake.wait_until(lambda f: f.count("images") == 2, timeout=10)
     slow = next(record for record in fake.requests if record.prompt == "slow one")
     assert slow.kind == "timeout" and not slow.delivered
     # Not delivered, so not paid, though the real API would have billed it.
@@ -489,7 +492,7 @@ def test_max_in_flight_counts_concurrent_requests(fake: FakeAPI) -> None:
     assert len(results) == 4
     assert fake.max_in_flight["images"] == 4
     assert fake.in_flight["images"] == 0
-    assert elapsed < 1.0
+    assert elapsed < 4 * 0.3  # all at once; one after another would take 1.2 s or more
     assert fake.images_paid == 4
 
 
