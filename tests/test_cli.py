@@ -222,7 +222,7 @@ def test_a_run_waiting_for_the_lock_says_who_holds_it_after_a_second(outputs):
             "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "print('locked', flush=True)\n"
-            "time.sleep(4)\n",
+            "time.sleep(60)\n",  # killed once the run said it waits
             str(ep),
         ],
         stdout=subprocess.PIPE,
@@ -246,13 +246,16 @@ def test_a_run_waiting_for_the_lock_says_who_holds_it_after_a_second(outputs):
             if line.startswith("imagegen: ep-locked: waiting for the lock held by"):
                 told_at = time.monotonic() - started
                 break
+        holder.kill()  # the lock goes with its holder; the run goes on
+        holder.wait()
         out, err = proc.communicate(timeout=60)
     finally:
         holder.kill()
         holder.wait()
     assert told_at is not None, "".join(lines)
-    # Python start-up (~1 s here) plus the one second of quiet waiting.
-    assert told_at < 3.5, told_at
+    # Python start-up (~1 s here) plus the one second of quiet waiting; generous for a
+    # loaded machine, and still far below the holder's minute.
+    assert told_at < 10, told_at
     said = lines[-1]
     assert f"held by pid {holder.pid} (python" in said and "--no-wait" in said
     events = [json.loads(x) for x in "".join(lines[:-1]).splitlines() + err.splitlines() if x]
