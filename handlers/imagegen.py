@@ -96,8 +96,6 @@ def run(
     *,
     services: Services | None = None,
 ) -> RunResult:
-    from handlers.run.episode import EpisodeRun  # see warm_up
-
     started = time.monotonic()
     started_at = now_iso()
     name = episode_dir.name
@@ -117,6 +115,9 @@ def run(
             if request.only_if_needed and _found_current(paths.dir):
                 result = RunResult(name, "up_to_date", "up to date")
             else:
+                # Here, not at the top: an up-to-date episode needs none of it (see warm_up).
+                from handlers.run.episode import EpisodeRun
+
                 if request.on_start is not None:
                     request.on_start()
                 result = _guarded(name, lambda: EpisodeRun(dirs, request, settings, services).run())
