@@ -238,6 +238,8 @@ def test_references_go_to_openai_images_edit(outputs, fake_api):
         ("../../outside.png", "outside the outputs root"),
         ("missing.png", "no such file"),
         ("chapters.json", "not an image imagegen can read"),
+        ("linked/outside.png", "is a symlink or goes through one"),
+        ("link.png", "is a symlink or goes through one"),
     ],
 )
 def test_a_bad_reference_fails_its_chapter_before_anything_is_paid(
@@ -247,6 +249,8 @@ def test_a_bad_reference_fails_its_chapter_before_anything_is_paid(
     doc = paid_episode_doc("ep-badref", 2)
     doc["chapters"][1]["visual"]["reference_image"] = reference
     ep = write_doc(outputs, "ep-badref", doc)
+    (ep / "linked").symlink_to(outputs.parent, target_is_directory=True)
+    (ep / "link.png").symlink_to(outputs.parent / "outside.png")
     result = run(ep, RunRequest(), provider_settings(outputs, fake_api, provider="openai"))
     e = entries(ep)["ch02"]
     assert e["status"] == "failed" and words in e["error"]

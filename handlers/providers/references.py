@@ -49,6 +49,13 @@ def load_reference(dirs: EpisodeDirs, relative: str, *, where: str) -> Reference
     try:
         folder = dirs.root.descend(PurePosixPath(*folder_parts)) if folder_parts else dirs.root
         data = folder.read_bytes(name, max_bytes=MAX_REFERENCE_BYTES, what="reference image")
+    except ConfinementError:
+        # The folder handles' own words are about writing; this reads someone's file.
+        raise ConfinementError(
+            f"{where} {relative!r} is a symlink or goes through one; imagegen reads a "
+            "reference image only from a real file inside the episode folder: copy the "
+            "image there"
+        ) from None
     except FileNotFoundError:
         data = None
     except InputError as e:
