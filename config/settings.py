@@ -64,8 +64,9 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...], model: str) -> None:
 
 
 class _Section(BaseModel):
-    # Typos in a config file must be errors, not silently ignored defaults.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Typos in a config file must be errors, not silently ignored defaults. No inf or
+    # nan either: they would reach provenance as JSON no strict reader accepts.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 ImageProvider = Literal["openai", "gemini", "replicate", "offline"]
@@ -329,6 +330,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         validate_assignment=True,
+        allow_inf_nan=False,
     )
 
     outputs_dir: Path = Path("data/outputs")

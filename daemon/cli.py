@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from config import (
     ConfigError,
     Settings,
@@ -26,6 +28,7 @@ from daemon.summary import summary_line
 from handlers.errors import ImagegenError
 from handlers.imagegen import (
     RunRequest,
+    RunResult,
     episode_dir_of,
     price_table,
     provider_report,
@@ -224,7 +227,17 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
     worst = EXIT_OK
     for path in args.paths:
-        result = run(episode_dir_of(path), request, settings)
+        episode = episode_dir_of(path)
+        try:
+            result = run(episode, request, settings)
+        except Exception as e:  # a bug costs this episode, not the ones after it
+            structlog.get_logger("imagegen").exception("job_crashed", episode_id=episode.name)
+            result = RunResult(
+                episode.name,
+                "failed",
+                f"internal error: {type(e).__name__}: {e} (a bug in imagegen: the traceback "
+                "is logged above; please report it)",
+            )
         print(summary_line(result), flush=True)
         for warning in result.warnings:
             print(f"  warning: {warning}", file=sys.stderr)

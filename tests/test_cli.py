@@ -262,3 +262,27 @@ def test_a_run_waiting_for_the_lock_says_who_holds_it_after_a_second(outputs):
     logged = [e for e in events if e.get("event") == "waiting_for_lock"]
     assert logged and logged[0]["holder"].startswith(f"pid {holder.pid}")
     assert proc.returncode == 0 and out.startswith("[OK] ep-locked")
+
+
+def test_a_bug_in_one_episode_costs_that_episode_not_the_ones_after(outputs, monkeypatch, capsys):
+    """An unexpected exception (a bug, like the inf narration estimate that once
+    overflowed a storyboard's rounding) fails its episode with a line that says so; the
+    run goes on to the next episode, as the daemon does."""
+    import daemon.cli as cli
+
+    a = write_episode(outputs, "ep-bug")
+    b = write_episode(outputs, "ep-fine")
+    real_run = cli.run
+
+    def buggy(episode, request, settings, **kw):
+        if episode.name == "ep-bug":
+            raise OverflowError("cannot convert float infinity to integer")
+        return real_run(episode, request, settings, **kw)
+
+    monkeypatch.setattr(cli, "run", buggy)
+    code = cli.main(["run", "--outputs-dir", str(outputs), str(a), str(b)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[FAIL] ep-bug: internal error: OverflowError: cannot convert float infinity" in out
+    assert "a bug in imagegen" in out
+    assert "[OK] ep-fine" in out and (b / "images" / "manifest.json").exists()

@@ -56,6 +56,21 @@ def test_invalid_env_value_names_the_variable(monkeypatch):
     assert "frame.width = 'wide' (environment IMAGEGEN_FRAME__WIDTH)" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("toml_text", "key"),
+    [
+        ("max_episode_cost_usd = inf\n", "max_episode_cost_usd = inf"),
+        ("[daemon]\nsettle_seconds = nan\n", "daemon.settle_seconds = nan"),
+    ],
+)
+def test_inf_and_nan_are_refused(tmp_path, toml_text, key):
+    """TOML allows them; provenance would then carry JSON no strict reader accepts, and
+    an infinite cap is no cap. An operator who means "no cap" sets a large number."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(write_toml(tmp_path, toml_text))
+    assert key in str(err.value) and "finite number" in str(err.value)
+
+
 def test_unknown_key_is_an_error(tmp_path):
     toml = write_toml(tmp_path, "[image]\nmodle = 'x'\n")
     with pytest.raises(ConfigError, match=r"image\.modle .*unknown setting"):

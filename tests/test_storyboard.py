@@ -91,6 +91,20 @@ def test_eight_chapters_make_eight_clips_of_two_full_frames(outputs):
     assert snapshot(outputs) == before and provider.total == 0
 
 
+@pytest.mark.parametrize("estimate", [float("inf"), float("nan"), 1e308, 10**25, -3, "9"])
+def test_a_nonsense_narration_estimate_is_replaced_by_the_words(outputs, estimate):
+    """JSON carries inf, nan, huge numbers and strings as readily as good ones; the clip
+    then lasts as long as its words, as when the estimate is missing."""
+    durations = {}
+    for name, value in (("ep-words", None), ("ep-hostile", estimate)):
+        doc = episode_doc(name, 2)
+        doc["chapters"][1]["narration"]["estimated_duration_seconds"] = value
+        result = run(write_doc(outputs, name, doc), RunRequest(), board_settings(outputs))
+        assert result.outcome == "ok", result.message
+        durations[name] = clips(outputs / name)["ch02"]["duration_seconds"]
+    assert durations["ep-hostile"] == durations["ep-words"] >= 1
+
+
 def test_one_changed_description_redoes_only_its_clip(outputs):
     episode = write_doc(outputs, "ep-change", episode_doc("ep-change", 8))
     settings = board_settings(outputs)

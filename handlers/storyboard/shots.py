@@ -106,6 +106,9 @@ _LENS_BY_SIZE = {
     "extreme close-up": "100mm",
 }
 WORDS_PER_MINUTE = 150
+# A chapter's narration longer than a day is no estimate at all (1e308, inf, 10**400 have
+# been seen from hostile documents): the words are counted instead.
+MAX_SECONDS = 24 * 3600
 
 
 def duration_seconds(chapter: Chapter) -> float:
@@ -113,14 +116,19 @@ def duration_seconds(chapter: Chapter) -> float:
     word count (or its words) at 150 a minute; to the half second, at least one."""
     narration = chapter.narration
     estimate = narration.estimated_duration_seconds
-    if isinstance(estimate, int | float) and not isinstance(estimate, bool) and estimate >= 1:
+    if _within(estimate, MAX_SECONDS):
         seconds = float(estimate)
     else:
         count = narration.word_count
-        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+        if not (isinstance(count, int) and _within(count, MAX_SECONDS * WORDS_PER_MINUTE / 60)):
             count = len(narration.text.split())
         seconds = count * 60 / WORDS_PER_MINUTE
     return max(1.0, round(seconds * 2) / 2)
+
+
+def _within(value: object, most: float) -> bool:
+    # nan fails both comparisons; bool is an int to Python, never a number here.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= most
 
 
 def template_shot(chapter: Chapter, components: list[Component]) -> ShotPlan:
