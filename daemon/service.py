@@ -28,6 +28,7 @@ from daemon import notify, presence
 from daemon.events import Overflow, RawEvent
 from daemon.reconcile import Reconciler, find_episodes
 from daemon.scheduler import Scheduler
+from daemon.stall import StallMonitor, threshold_for
 from daemon.summary import summary_line
 from daemon.triggers import Trigger, classify
 from daemon.watcher import start_watcher
@@ -121,31 +122,37 @@ class Service:
     def _loop(self) -> None:
         now = time.monotonic()
         watchdog_every = notify.watchdog_interval()
+        stall = StallMonitor(threshold_for(watchdog_every))
+        stall.start()
         next_ping = now
         rescan_every = self.settings.daemon.rescan_seconds
         next_rescan = now + rescan_every if rescan_every > 0 else float("inf")
         last_status = ""
-        while self._stop_signal is None:
-            self._maybe_hang()
-            now = time.monotonic()
-            wait = min(self.scheduler.tick(now), LOOP_TICK, max(0.0, next_rescan - now))
-            self._drain(max(0.0, wait))
-            now = time.monotonic()
-            if self._reload_asked:
-                self._reload_asked = False  # a SIGHUP from now on asks for one more
-                self._do_reload()
-            if now >= next_rescan:
-                self._scan("periodic rescan")
-                next_rescan = now + self.settings.daemon.rescan_seconds
-            if watchdog_every is not None and now >= next_ping and self.observer.is_alive():
-                # Only while the observer and this loop both live: a dead watcher must
-                # not be kept alive by a loop that still ticks.
-                notify.watchdog_ping()
-                next_ping = now + watchdog_every
-            status = self._status()
-            if status != last_status:
-                notify.status(status)
-                last_status = status
+        try:
+            while self._stop_signal is None:
+                stall.beat()
+                self._maybe_hang()
+                now = time.monotonic()
+                wait = min(self.scheduler.tick(now), LOOP_TICK, max(0.0, next_rescan - now))
+                self._drain(max(0.0, wait))
+                now = time.monotonic()
+                if self._reload_asked:
+                    self._reload_asked = False  # a SIGHUP from now on asks for one more
+                    self._do_reload()
+                if now >= next_rescan:
+                    self._scan("periodic rescan")
+                    next_rescan = now + self.settings.daemon.rescan_seconds
+                if watchdog_every is not None and now >= next_ping and self.observer.is_alive():
+                    # Only while the observer and this loop both live: a dead watcher must
+                    # not be kept alive by a loop that still ticks.
+                    notify.watchdog_ping()
+                    next_ping = now + watchdog_every
+                status = self._status()
+                if status != last_status:
+                    notify.status(status)
+                    last_status = status
+        finally:
+            stall.stop()  # the drain that follows is no stall
 
     def _shutdown(self) -> None:
         running = self.scheduler.counts.running

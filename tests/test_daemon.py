@@ -425,6 +425,28 @@ def test_a_daemon_killed_by_sigabrt_leaves_its_threads_stacks_in_the_log(outputs
         daemon.kill()
 
 
+def test_a_stalled_main_loop_is_logged_with_every_threads_stack(outputs, tmp_path):
+    """Before systemd's watchdog kills a hung daemon, the log says where each thread is,
+    read safely (faulthandler's dump at the kill can crash on a busy thread); and says
+    so again when the loop turns after all."""
+    hang = tmp_path / "hang"
+    env = {"IMAGEGEN_TEST_HANG_FILE": str(hang), "WATCHDOG_USEC": "4000000"}  # 4 s
+    daemon = DaemonProcess(outputs, env=env)
+    try:
+        daemon.start()
+        daemon.wait_for(lambda e: e.get("event") == "warmed_up", timeout=30)
+        assert not [e for e in daemon.events() if e.get("event") == "main_loop_stalled"]
+        hang.touch()
+        (stalled,) = daemon.wait_for(lambda e: e.get("event") == "main_loop_stalled")
+        assert stalled["level"] == "error" and stalled["seconds"] >= 1.4  # 0.35 x 4 s
+        stacks = stalled["message"]
+        assert "Thread MainThread (most recent call last):" in stacks
+        assert "in _maybe_hang" in stacks and "time.sleep(3600)" in stacks
+        assert "Thread imagegen-" in stacks  # the others too, by name
+    finally:
+        daemon.kill()
+
+
 def test_a_storm_of_signals_neither_deadlocks_nor_kills_the_daemon(outputs, daemon):
     """A signal can arrive while the handler of the one before still runs (make forwards
     Ctrl-C's SIGTERM to a daemon that got it too; a script may send SIGHUP in a loop). A

@@ -446,6 +446,14 @@ def test_watchdog_restarts_a_hung_daemon(box: Sandbox) -> None:
         if e.get("INVOCATION_ID") == before["InvocationID"]
     ]
     assert failed, "no \"Failed with result 'watchdog'\" in the journal"
+    # Before the kill, the daemon said where it was stuck, read safely under the GIL.
+    stalled = box.wait_journal(
+        lambda e: e.get("EVENT") == "main_loop_stalled",
+        f"_SYSTEMD_INVOCATION_ID={before['InvocationID']}",
+        timeout=10,
+    )
+    assert "in _maybe_hang" in stalled["MESSAGE"] and stalled["PRIORITY"] == "3"
+    assert int(stalled["_SOURCE_REALTIME_TIMESTAMP"]) < int(failed[0]["_SOURCE_REALTIME_TIMESTAMP"])
     waited = (int(failed[0]["_SOURCE_REALTIME_TIMESTAMP"]) - hung_at) / 1e6
     assert waited < 4 + 2, f"the watchdog fired {waited:.1f} s after the hang"
     print(f"watchdog fired {waited:.2f} s after the hang began")
