@@ -106,8 +106,8 @@ _LENS_BY_SIZE = {
     "extreme close-up": "100mm",
 }
 WORDS_PER_MINUTE = 150
-# A chapter's narration longer than a day is no estimate at all (1e308, inf, 10**400 have
-# been seen from hostile documents): the words are counted instead.
+# A chapter's narration longer than a day is no estimate at all (inf, nan and 1e308 all
+# come through a JSON reader): the words are counted instead.
 MAX_SECONDS = 24 * 3600
 
 
