@@ -19,7 +19,16 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.common import IMAGEGEN, WORK, ProcessRun, clean_env, log_time, record, run_process
+from bench.common import (
+    IMAGEGEN,
+    WORK,
+    ProcessRun,
+    clean_env,
+    log_time,
+    peak_rss_mb,
+    record,
+    run_process,
+)
 from tests.fakeapi import FakeAPI
 from tests.support.daemon_proc import DaemonProcess
 from tests.support.episodes import paid_episode_doc, write_doc
@@ -149,14 +158,7 @@ def _daemon_jobs(fake: FakeAPI, root: Path, reps: int) -> list[tuple[float, floa
             (job,) = daemon.wait_jobs(name, timeout=60)
             assert job["status"] == "ok" and fake.images_paid - paid == CHAPTERS, job
             assert daemon.proc is not None
-            out.append((log_time(job["timestamp"]) - dropped, _peak_rss_mb(daemon.proc.pid)))
+            out.append((log_time(job["timestamp"]) - dropped, peak_rss_mb(daemon.proc.pid)))
     finally:
         daemon.stop()
     return out
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")

@@ -58,13 +58,9 @@ def anthropic_client(cfg: AnthropicSettings) -> anthropic.Anthropic:
         return client
 
 
-# The module each provider's SDK is imported as.
-_SDKS = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "google.genai",
-    "replicate": "replicate",
-}
+# The module each other provider's SDK is imported as (OpenAI's and Anthropic's come
+# with their clients, above).
+_SDKS = {"gemini": "google.genai", "replicate": "replicate"}
 
 
 def prepare_clients(
