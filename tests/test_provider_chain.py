@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,16 @@ import pytest
 import structlog
 from PIL import Image
 
+from config.settings import ImageModel
 from handlers.api.key_check import forget_verified_keys
+from handlers.errors import AuthError, ProviderError
 from handlers.imagegen import RunRequest, needs_job, run
+from handlers.money.ledger import Ledger
+from handlers.money.pricing import PriceTable
 from handlers.outputs.png import read_png_meta
+from handlers.providers.base import GeneratedImage, ImageRequest
+from handlers.providers.chain import ImageStep, ProviderChain
+from handlers.stop import NotStarted, StopSignal
 from tests.conftest import REPO
 from tests.fakeapi import FakeAPI, Ok, content_policy, server_error
 from tests.support.env import child_env
@@ -161,6 +169,62 @@ def test_a_refused_key_turns_the_provider_off_for_the_run(outputs, fake_api):
     assert len(disabled) == 1 and disabled[0]["log_level"] == "error"
     assert disabled[0]["provider"] == "openai"
     assert "sk-wrong-key" not in json.dumps(logs, default=str)
+
+
+class _SlowToHalt(StopSignal):
+    """Halts a moment after it is asked to: the window in which a chapter could see the
+    provider off but the run not yet halted."""
+
+    def __init__(self) -> None:
+        super().__init__("ep-race")
+        self.halting = threading.Event()
+
+    def halt(self, reason: str) -> None:
+        self.halting.set()
+        time.sleep(0.3)
+        super().halt(reason)
+
+
+class _RefusesFirstChapter:
+    name = "openai"
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        if request.chapter_id == "ch01":
+            raise AuthError("HTTP 401: key refused")
+        raise AssertionError(f"{request.chapter_id} was sent after the key was refused")
+
+
+def test_a_chapter_that_finds_the_key_refused_is_not_started_not_failed():
+    # CI caught this: while the first chapter's 401 halted the run, another chapter
+    # found the provider off before the halt and was recorded failed. Closing the last
+    # link and halting are now one step.
+    stop = _SlowToHalt()
+    ledger = Ledger(cap_usd=10.0, cumulative_usd=0.0, upstream_usd=lambda: 0.0)
+    step = ImageStep(ImageModel(provider="openai"), _RefusesFirstChapter())
+    chain = ProviderChain([step], PriceTable.with_overrides({}), ledger, stop)
+    quiet = structlog.get_logger("test")
+
+    def ask(chapter: str) -> ImageRequest:
+        return ImageRequest(chapter, chapter, "diagram", "a prompt", 1536, 1024)
+
+    first_trail: list[Any] = []
+    first_raised: list[Exception] = []
+
+    def first_chapter() -> None:
+        try:
+            chain.generate(ask("ch01"), quiet, first_trail)
+        except Exception as e:
+            first_raised.append(e)
+
+    first = threading.Thread(target=first_chapter)
+    first.start()
+    assert stop.halting.wait(5)
+    with pytest.raises(NotStarted):
+        chain.generate(ask("ch02"), quiet)
+    first.join(5)
+    assert [type(e) for e in first_raised] == [ProviderError]
+    assert [a.outcome for a in first_trail] == ["auth_failed"]
+    assert ledger.run_cost == 0.0
 
 
 def test_each_visual_type_has_its_own_chain(outputs, fake_api):

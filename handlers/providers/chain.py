@@ -239,30 +239,35 @@ class ProviderChain:
 
     def _closed(self, step: ImageStep) -> str | None:
         with self._lock:
-            return self._dead_providers.get(step.spec.provider) or self._dead_links.get(step.label)
+            return self._closed_locked(step)
+
+    def _closed_locked(self, step: ImageStep) -> str | None:
+        return self._dead_providers.get(step.spec.provider) or self._dead_links.get(step.label)
 
     def _close_provider(self, provider: str, reason: str) -> None:
         with self._lock:
-            first = provider not in self._dead_providers
-            self._dead_providers.setdefault(provider, reason)
-        if first:
-            log.error(
-                "image_provider_disabled",
-                episode_id=self.stop.episode,
-                provider=provider,
-                error=reason,
-                message=f"{provider} gets no further calls in this run; its chapters go to "
-                "the next provider of their chain",
-            )
-        self._halt_if_all_closed(reason)
+            if provider not in self._dead_providers:
+                self._dead_providers[provider] = reason
+                log.error(
+                    "image_provider_disabled",
+                    episode_id=self.stop.episode,
+                    provider=provider,
+                    error=reason,
+                    message=f"{provider} gets no further calls in this run; its chapters go "
+                    "to the next provider of their chain",
+                )
+            self._halt_if_all_closed(reason)
 
     def _close_link(self, label: str, reason: str) -> None:
         with self._lock:
             self._dead_links.setdefault(label, reason)
-        log.error("image_model_unusable", episode_id=self.stop.episode, error=reason)
-        self._halt_if_all_closed(reason)
+            log.error("image_model_unusable", episode_id=self.stop.episode, error=reason)
+            self._halt_if_all_closed(reason)
 
     def _halt_if_all_closed(self, reason: str) -> None:
+        # Called under the lock, in the same step that closes: a chapter that finds
+        # every link closed must also find the run halted, or it would be recorded
+        # failed instead of not started.
         steps = [s for chain in (self.steps, *self.chains.values()) for s in chain]
-        if all(self._closed(s) is not None for s in steps):
+        if all(self._closed_locked(s) is not None for s in steps):
             self.stop.halt(reason)
