@@ -16,7 +16,7 @@ from tests.fakeapi import FakeAPI
 from tests.support.env import child_env
 from tests.support.episodes import episode_doc, paid_episode_doc, write_doc
 
-HEAVY = ("openai", "anthropic", "PIL", "tenacity")
+HEAVY = ("openai", "anthropic", "PIL", "tenacity", "scipy")
 
 # Runs the CLI in a fresh interpreter, then prints which heavy modules it loaded.
 PROBE = f"""
@@ -87,6 +87,8 @@ def test_an_sdk_is_loaded_by_its_first_call_only(outputs: Path, fake_api) -> Non
     out = _cli(["run", "--outputs-dir", str(outputs), str(episode)], _keys_env(fake_api))
     assert out["code"] == 0 and "2 generated" in str(out["stdout"]), out
     assert "openai" in out["loaded"] and "anthropic" not in out["loaded"], out  # type: ignore[operator]
+    # Every candidate was checked (a perceptual hash each) without scipy: ~30 MB.
+    assert "scipy" not in out["loaded"], out  # type: ignore[operator]
 
 
 def test_key_check_runs_alongside_the_first_image_request(outputs: Path, fake_api) -> None:

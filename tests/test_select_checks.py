@@ -17,7 +17,7 @@ from handlers.providers.base import ImageRequest
 from handlers.select.checks import check_image, check_template_text
 from handlers.select.choose import choose, total
 from handlers.select.judge import MalformedVerdict, parse_reply, weighted_score
-from handlers.select.measures import measure
+from handlers.select.measures import measure, phash
 from handlers.select.words import assess, is_word, matches, turkish_fold, vocabulary
 
 W, H = 1920, 1080
@@ -95,6 +95,20 @@ def test_half_empty_frame_fails_framing() -> None:
     image = offline("diagram")
     ImageDraw.Draw(image).rectangle((0, 0, W, H // 2), fill=(200, 200, 200))
     assert failed(check(image)) == {"framing"}
+
+
+@pytest.mark.parametrize("visual_type", ["diagram", "b_roll", "screen_share", "landscape"])
+def test_our_phash_is_imagehashs_bit_for_bit(visual_type: str) -> None:
+    # Ours skips scipy (its import: ~30 MB, ~0.25 s); hashes already in manifests and
+    # the near-duplicate threshold stay valid only if every bit agrees.
+    import imagehash
+
+    for candidate in (1, 2, 3):
+        image = offline(visual_type, candidate=candidate)
+        for size in ((W, H), (960, 540), (333, 187)):
+            scaled = image.resize(size)
+            assert phash(scaled) == imagehash.phash(scaled), (visual_type, candidate, size)
+    assert phash(image) - phash(offline(visual_type, candidate=2)) > 0
 
 
 def test_near_duplicate_of_a_sibling_fails_distinct() -> None:
