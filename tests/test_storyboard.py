@@ -102,6 +102,12 @@ def test_a_nonsense_narration_estimate_is_replaced_by_the_words(outputs, estimat
         result = run(write_doc(outputs, name, doc), RunRequest(), board_settings(outputs))
         assert result.outcome == "ok", result.message
         durations[name] = clips(outputs / name)["ch02"]["duration_seconds"]
+        told = [w for w in result.warnings if "narration.estimated_duration_seconds" in w]
+        if value is None:
+            assert told == []
+        else:  # the upstream author learns which chapter, which field, what was done
+            assert len(told) == 1 and "chapter_id 'ch02'" in told[0], told
+            assert "taken from the narration's words" in told[0]
     assert durations["ep-hostile"] == durations["ep-words"] >= 1
 
 

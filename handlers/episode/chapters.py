@@ -35,7 +35,20 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
 
+# A chapter's narration longer than a day is no estimate at all (inf, nan and 1e308 all
+# come through a JSON reader).
+MAX_NARRATION_SECONDS = 24 * 3600
+
+
+def plausible(value: object, most: float) -> bool:
+    """A number from 1 to `most`. nan fails both comparisons; bool is an int to Python,
+    never a number here."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= most
+
+
 class Narration(_In):
+    # The two numbers are lenient: only a storyboard clip's length reads them, and an
+    # implausible one is replaced by counting the words (with a warning).
     text: str = Field(min_length=1)
     word_count: Any = None
     estimated_duration_seconds: Any = None
@@ -242,6 +255,13 @@ def _check_document(where: str, doc: ChaptersDoc, episode_name: str | None) -> l
                     f"{label}: visuals[{number - 1}].type {extra.type!r} is unknown; "
                     "that visual is skipped"
                 )
+        estimate = ch.narration.estimated_duration_seconds
+        if estimate is not None and not plausible(estimate, MAX_NARRATION_SECONDS):
+            warnings.append(
+                f"{label}: narration.estimated_duration_seconds {_short(estimate)} is not a "
+                f"number of seconds from 1 to {MAX_NARRATION_SECONDS}; a storyboard clip's "
+                "length is taken from the narration's words instead"
+            )
         if ch.order is not None and ch.order != i + 1:
             warnings.append(f"{label}: order is {ch.order!r}, expected {i + 1}")
     if doc.total_chapters != len(doc.chapters):

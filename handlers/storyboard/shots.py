@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.episode.chapters import Chapter
+from handlers.episode.chapters import MAX_NARRATION_SECONDS, Chapter, plausible
 from handlers.hashing import sha256_bytes
 from handlers.storyboard.model import Component, Components, ShotPlan
 
@@ -106,9 +106,6 @@ _LENS_BY_SIZE = {
     "extreme close-up": "100mm",
 }
 WORDS_PER_MINUTE = 150
-# A chapter's narration longer than a day is no estimate at all (inf, nan and 1e308 all
-# come through a JSON reader): the words are counted instead.
-MAX_SECONDS = 24 * 3600
 
 
 def duration_seconds(chapter: Chapter) -> float:
@@ -116,19 +113,15 @@ def duration_seconds(chapter: Chapter) -> float:
     word count (or its words) at 150 a minute; to the half second, at least one."""
     narration = chapter.narration
     estimate = narration.estimated_duration_seconds
-    if _within(estimate, MAX_SECONDS):
+    if plausible(estimate, MAX_NARRATION_SECONDS):
         seconds = float(estimate)
     else:
         count = narration.word_count
-        if not (isinstance(count, int) and _within(count, MAX_SECONDS * WORDS_PER_MINUTE / 60)):
+        most = MAX_NARRATION_SECONDS * WORDS_PER_MINUTE / 60
+        if not (isinstance(count, int) and plausible(count, most)):
             count = len(narration.text.split())
         seconds = count * 60 / WORDS_PER_MINUTE
     return max(1.0, round(seconds * 2) / 2)
-
-
-def _within(value: object, most: float) -> bool:
-    # nan fails both comparisons; bool is an int to Python, never a number here.
-    return isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= most
 
 
 def template_shot(chapter: Chapter, components: list[Component]) -> ShotPlan:

@@ -68,7 +68,15 @@ def run(full: bool, work: Path) -> Row:
         outputs.mkdir()
         fake.latency["images"] = 0.02
         log = base / "faults.log"
-        env = daemon_env(fake, IMAGEGEN_OPENAI__TIMEOUT_SECONDS="0.4")
+        env = daemon_env(
+            fake,
+            IMAGEGEN_OPENAI__TIMEOUT_SECONDS="0.4",
+            # One image per chapter: the requests counted are the retries of one call.
+            # With best-of-N a fault-free chapter whose first image scores under
+            # accept_score rightly pays for a second (the full form met three).
+            IMAGEGEN_SELECTION__CANDIDATES="1",
+            IMAGEGEN_SELECTION__JUDGE="none",
+        )
         daemon = DaemonProcess(
             outputs,
             env=env,
