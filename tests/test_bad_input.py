@@ -132,6 +132,28 @@ def test_visuals_list_is_accepted(outputs, settings, counting):
     assert result.outcome == "ok", result.message
 
 
+@pytest.mark.parametrize("kind", ["", "video", "DIAGRAM"])
+def test_an_unknown_visual_type_skips_that_visual_with_a_warning(outputs, settings, counting, kind):
+    provider, services = counting
+    doc = demo_doc()
+    doc["chapters"][1]["visual"]["type"] = kind
+    visual = doc["chapters"][2].pop("visual")
+    doc["chapters"][2]["visuals"] = [visual, {"type": kind, "description": "ikinci"}]
+    result = run(write_episode(outputs, doc=doc), RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+    assert any(
+        f"chapters[1] (chapter_id 'ch02'): visual.type {kind!r} is unknown" in w
+        and "chapter skipped" in w
+        for w in result.warnings
+    ), result.warnings
+    assert any(
+        f"chapters[2] (chapter_id 'ch03'): visuals[1].type {kind!r} is unknown" in w
+        for w in result.warnings
+    ), result.warnings
+    assert "ch02" not in provider.calls and "ch03-v2" not in provider.calls
+    assert provider.calls["ch03"] == 1
+
+
 def test_episode_symlink_out_of_root(outputs, settings, counting, tmp_path):
     provider, services = counting
     outside = write_episode(tmp_path / "elsewhere")

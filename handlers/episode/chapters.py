@@ -55,7 +55,9 @@ class Narration(_In):
 
 
 class Visual(_In):
-    type: str = Field(min_length=1)
+    # Any string: a type imagegen does not know, the empty one included, skips its visual
+    # with a warning (_check_document); upstream may add types before we draw them.
+    type: str
     description: str = Field(min_length=1)
     image_prompt: str | None = None
     # An image the generated one should follow (style, characters, composition): a path
