@@ -31,6 +31,10 @@ class AuthError(ImagegenError):
     """Bad or missing credentials: the episode stops at once, no further calls."""
 
 
+class KeyRefused(AuthError):
+    """The key check refused the key before this call's request was sent."""
+
+
 class ConfigurationError(ImagegenError):
     """A setting is wrong (e.g. a model the server does not have)."""
 

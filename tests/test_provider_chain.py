@@ -19,7 +19,8 @@ import structlog
 from PIL import Image
 
 from config.settings import ImageModel
-from handlers.api.key_check import forget_verified_keys
+from handlers.api import key_check
+from handlers.api.key_check import ensure_key_works, forget_verified_keys
 from handlers.errors import AuthError, ProviderError
 from handlers.imagegen import RunRequest, needs_job, run
 from handlers.money.ledger import Ledger
@@ -225,6 +226,115 @@ def test_a_chapter_that_finds_the_key_refused_is_not_started_not_failed():
     assert [type(e) for e in first_raised] == [ProviderError]
     assert [a.outcome for a in first_trail] == ["auth_failed"]
     assert ledger.run_cost == 0.0
+
+
+class _ProbedProvider:
+    """Checks its key like the real providers (handlers.api.key_check), with a probe the
+    test releases; its own request is refused too."""
+
+    name = "openai"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.release = threading.Event()
+        self.answer = threading.Event()  # the first request's answer, after the check's
+        self.waiting = threading.Event()
+        self.sent: list[str] = []
+
+    def probe(self) -> None:
+        self.release.wait(5)
+        raise AuthError("openai: HTTP 401 (the key check)")
+
+    def generate(self, request: ImageRequest) -> GeneratedImage:
+        if request.chapter_id != "ch01":
+            self.waiting.set()
+        ensure_key_works("openai", "http://fake", self.key, self.probe)
+        self.sent.append(request.chapter_id)
+        self.answer.wait(5)
+        raise AuthError("openai: HTTP 401 (the image request)")
+
+
+def test_a_chapter_refused_by_the_key_check_before_sending_is_not_started():
+    # ch01 goes alongside the key check; ch02 waits for its verdict inside the call and
+    # is refused before sending anything: like ch03, which asks after the halt, it was
+    # not started (no entry), not failed.
+    provider = _ProbedProvider("sk-bad-for-this-test")
+    stop = StopSignal("ep-probe")
+    ledger = Ledger(cap_usd=10.0, cumulative_usd=0.0, upstream_usd=lambda: 0.0)
+    chain = ProviderChain(
+        [ImageStep(ImageModel(provider="openai"), provider)],
+        PriceTable.with_overrides({}),
+        ledger,
+        stop,
+    )
+    quiet = structlog.get_logger("test")
+    outcomes: dict[str, str] = {}
+
+    def chapter(cid: str) -> None:
+        try:
+            chain.generate(ImageRequest(cid, cid, "diagram", "a prompt", 1536, 1024), quiet)
+            outcomes[cid] = "served"
+        except NotStarted:
+            outcomes[cid] = "not started"
+        except ProviderError:
+            outcomes[cid] = "failed"
+
+    first = threading.Thread(target=chapter, args=("ch01",))
+    first.start()
+    assert _wait_for(lambda: provider.sent == ["ch01"])
+    second = threading.Thread(target=chapter, args=("ch02",))
+    second.start()
+    assert provider.waiting.wait(5)
+    time.sleep(0.05)  # ch02 is inside the key check's wait
+    provider.release.set()  # the check refuses the key while ch01's request is out
+    second.join(5)
+    provider.answer.set()
+    first.join(5)
+    chapter("ch03")
+    assert outcomes == {"ch01": "failed", "ch02": "not started", "ch03": "not started"}
+    assert provider.sent == ["ch01"] and stop.reason is not None
+
+
+def test_a_fixed_key_is_not_refused_by_its_expired_failure():
+    # A key refused more than a minute ago and fixed since: the new check accepts it,
+    # and a call that waited for that check must not be handed the old refusal.
+    forget_verified_keys()
+    key = "sk-fixed-since"
+    fingerprint = key_check.key_fingerprint("openai", "http://fake", key)
+    stale = time.monotonic() - key_check.FAILURE_TTL_SECONDS - 1
+    key_check._failed[fingerprint] = (stale, "openai: HTTP 401 (an hour ago)")
+    release = threading.Event()
+
+    def probe() -> None:
+        release.wait(5)  # accepted, after a moment
+
+    ensure_key_works("openai", "http://fake", key, probe)  # goes alongside the check
+    waited: list[str] = []
+
+    def second_call() -> None:
+        try:
+            ensure_key_works("openai", "http://fake", key, probe)
+            waited.append("sent")
+        except AuthError as e:
+            waited.append(f"refused: {e}")
+
+    thread = threading.Thread(target=second_call)
+    thread.start()
+    time.sleep(0.1)
+    release.set()
+    thread.join(5)
+    assert waited == ["sent"]
+    assert fingerprint not in key_check._failed
+    forget_verified_keys()
+
+
+def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def test_each_visual_type_has_its_own_chain(outputs, fake_api):

@@ -17,48 +17,62 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from handlers.api.retry import scrub, sdk_errors
-from handlers.errors import AuthError
+from handlers.errors import AuthError, KeyRefused
 
 _verified: set[str] = set()
 # A failed check is remembered briefly so the workers waiting on it do not each ask
 # again; briefly, so a key fixed on the provider's side works again within a minute.
 _failed: dict[str, tuple[float, str]] = {}
 FAILURE_TTL_SECONDS = 60.0
-_probes: dict[str, threading.Event] = {}
+_probes: dict[str, _Check] = {}
 _guard = threading.Lock()
+
+
+@dataclass
+class _Check:
+    """One probe in flight, and its verdict for the callers waiting on it (theirs, not
+    a stale one left in _failed by an earlier check of the same key)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    refused: str | None = None
 
 
 def ensure_key_works(
     kind: str, base_url: str | None, key: str, probe: Callable[[], object]
 ) -> None:
-    """Return when the caller may send its request; AuthError when the key is bad."""
-    fingerprint = hashlib.sha256(f"{kind}\0{base_url}\0{key}".encode()).hexdigest()
+    """Return when the caller may send its request; KeyRefused (an AuthError) when the
+    key is bad, raised before the caller sent anything."""
+    fingerprint = key_fingerprint(kind, base_url, key)
     with _guard:
         if fingerprint in _verified:
             return
         failed = _failed.get(fingerprint)
         if failed is not None and time.monotonic() - failed[0] < FAILURE_TTL_SECONDS:
-            raise AuthError(failed[1])
-        done = _probes.get(fingerprint)
-        if done is None:
-            done = _probes[fingerprint] = threading.Event()
+            raise KeyRefused(failed[1])
+        check = _probes.get(fingerprint)
+        if check is None:
+            check = _probes[fingerprint] = _Check()
             threading.Thread(
                 target=_probe,
-                args=(fingerprint, kind, probe, done),
+                args=(fingerprint, kind, probe, check),
                 name=f"imagegen-key-check-{kind}",
                 daemon=True,
             ).start()
             return  # the first call goes alongside the probe
-    done.wait()
-    with _guard:
-        failed = _failed.get(fingerprint)
-    if failed is not None:
-        raise AuthError(failed[1])
+    check.done.wait()
+    if check.refused is not None:
+        raise KeyRefused(check.refused)
 
 
-def _probe(fingerprint: str, kind: str, probe: Callable[[], object], done: threading.Event) -> None:
+def key_fingerprint(kind: str, base_url: str | None, key: str) -> str:
+    """What a verdict is remembered under: never the key itself."""
+    return hashlib.sha256(f"{kind}\0{base_url}\0{key}".encode()).hexdigest()
+
+
+def _probe(fingerprint: str, kind: str, probe: Callable[[], object], check: _Check) -> None:
     message = None
     try:
         probe()
@@ -75,10 +89,12 @@ def _probe(fingerprint: str, kind: str, probe: Callable[[], object], done: threa
     with _guard:
         if message is None:
             _verified.add(fingerprint)
+            _failed.pop(fingerprint, None)  # an expired refusal: the key was fixed since
         else:
             _failed[fingerprint] = (time.monotonic(), message)
         _probes.pop(fingerprint, None)
-    done.set()
+        check.refused = message
+    check.done.set()
 
 
 def forget_verified_keys() -> None:

@@ -31,6 +31,7 @@ from handlers.errors import (
     AuthError,
     ConfigurationError,
     ContentRejected,
+    KeyRefused,
     ProviderError,
     Stopped,
 )
@@ -181,11 +182,19 @@ class ProviderChain:
             with self.ledger.hold(price, "image", what=step.label) as hold:
                 self.stop.check()
                 started = time.monotonic()
-                tried.called = True
+                sent_before, tried.called = tried.called, True
                 try:
                     got = step.provider.generate(request)
                 except Stopped:
                     raise NotStarted(self.stop.reason or "stopping") from None
+                except KeyRefused as e:
+                    # Refused by the key check before this chapter's request left: like
+                    # a chapter that finds the provider already off (see generate).
+                    tried.called = sent_before
+                    self._close_provider(step.spec.provider, str(e))
+                    tried.closed.append(str(e))
+                    tried.note(step, "auth_failed", str(e))
+                    return None
                 except ContentRejected as e:
                     tried.rejected = tried.rejected or e
                     tried.rejected_by.add(step.spec.provider)
