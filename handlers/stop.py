@@ -33,19 +33,20 @@ class StopSignal:
         self.reason: str | None = None
         # What happened to the episode folder, when that is why the run stopped.
         self.removed: str | None = None
+        # The first reason was the daemon's shutdown (an interrupted run, not a failed one).
+        self._by_shutdown = False
         self._event = threading.Event()
+        # Workers halt at once (a refused key, a gone folder, shutdown): the first keeps it.
+        self._lock = threading.Lock()
 
     def halt(self, reason: str) -> None:
         """Stop the episode: no further calls (bad credentials, unknown model)."""
-        if self.reason is None:
-            self.reason = reason
-            log.error("episode_halted", episode_id=self.episode, error=reason)
-        self._event.set()
+        self._first(reason, by_shutdown=False, quiet=False)
 
     def stopping(self) -> bool:
         if not self._event.is_set():
             if self.cancel is not None and self.cancel.is_set():
-                self.halt("imagegen is shutting down")
+                self._first("imagegen is shutting down", by_shutdown=True, quiet=False)
             elif self._gone is not None:
                 problem = self._gone()
                 if problem is not None:
@@ -55,9 +56,18 @@ class StopSignal:
     def mark_removed(self, problem: str) -> None:
         """The episode folder went away: stop quietly (the run logs it once, as a
         warning: nobody did anything wrong)."""
-        self.removed = self.removed or problem
-        if self.reason is None:
-            self.reason = f"{problem}: nothing more is paid for"
+        with self._lock:
+            self.removed = self.removed or problem
+        self._first(f"{problem}: nothing more is paid for", by_shutdown=False, quiet=True)
+
+    def _first(self, reason: str, *, by_shutdown: bool, quiet: bool) -> None:
+        with self._lock:
+            first = self.reason is None
+            if first:
+                self.reason = reason
+                self._by_shutdown = by_shutdown
+        if first and not quiet:
+            log.error("episode_halted", episode_id=self.episode, error=reason)
         self._event.set()
 
     def check(self) -> None:
@@ -67,5 +77,6 @@ class StopSignal:
 
     @property
     def cancelled(self) -> bool:
-        """Stopped because the daemon is shutting down (not because the run failed)."""
-        return self.reason is not None and self.cancel is not None and self.cancel.is_set()
+        """Stopped because the daemon is shutting down, before any other reason to stop
+        (a run halted by a refused key and then shut down failed; it was not interrupted)."""
+        return self._by_shutdown

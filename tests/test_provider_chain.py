@@ -328,6 +328,20 @@ def test_a_fixed_key_is_not_refused_by_its_expired_failure():
     forget_verified_keys()
 
 
+def test_a_run_halted_by_a_refused_key_then_shut_down_failed_it_was_not_interrupted():
+    cancel = threading.Event()
+    halted = StopSignal("ep-a", cancel=cancel)
+    halted.halt("openai: HTTP 401: key refused")
+    cancel.set()
+    assert halted.stopping() and not halted.cancelled
+    assert halted.reason == "openai: HTTP 401: key refused"
+
+    shut = StopSignal("ep-b", cancel=cancel)
+    assert shut.stopping() and shut.cancelled  # shutdown came first
+    shut.halt("openai: HTTP 401: key refused")
+    assert shut.cancelled and shut.reason == "imagegen is shutting down"
+
+
 def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
