@@ -34,6 +34,7 @@ from tests.fakeapi import FakeAPI, Ok, content_policy, server_error
 from tests.support.env import child_env
 from tests.support.episodes import episode_doc, paid_episode_doc, paid_per_chapter, write_doc
 from tests.support.providers import FLUX, GEMINI, entries, provider_settings, requests_to, trail
+from tests.support.waiting import until
 
 GEMINI_LINK = {"provider": "gemini"}
 
@@ -281,7 +282,7 @@ def test_a_chapter_refused_by_the_key_check_before_sending_is_not_started():
 
     first = threading.Thread(target=chapter, args=("ch01",))
     first.start()
-    assert _wait_for(lambda: provider.sent == ["ch01"])
+    assert until(lambda: provider.sent == ["ch01"], timeout=5)
     second = threading.Thread(target=chapter, args=("ch02",))
     second.start()
     assert provider.waiting.wait(5)
@@ -340,15 +341,6 @@ def test_a_run_halted_by_a_refused_key_then_shut_down_failed_it_was_not_interrup
     assert shut.stopping() and shut.cancelled  # shutdown came first
     shut.halt("openai: HTTP 401: key refused")
     assert shut.cancelled and shut.reason == "imagegen is shutting down"
-
-
-def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_each_visual_type_has_its_own_chain(outputs, fake_api):

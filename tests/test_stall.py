@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from daemon.stall import UNWATCHED_THRESHOLD, StallMonitor, threshold_for
-
-
-def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.support.waiting import until
 
 
 def test_a_stall_is_told_once_with_the_stacks_and_its_end_once() -> None:
@@ -38,7 +29,7 @@ def test_a_stall_is_told_once_with_the_stacks_and_its_end_once() -> None:
         def events(name: str) -> list[dict[str, Any]]:
             return [e for e in logs if e["event"] == name]
 
-        assert _until(lambda: bool(events("main_loop_stalled")))
+        assert until(lambda: bool(events("main_loop_stalled")))
         time.sleep(0.6)  # still stalled: nothing more is said
         (stalled,) = events("main_loop_stalled")
         assert stalled["log_level"] == "error" and stalled["seconds"] >= 1.0
@@ -47,7 +38,7 @@ def test_a_stall_is_told_once_with_the_stacks_and_its_end_once() -> None:
             "in test_a_stall_is_told_once_with_the_stacks_and_its_end_once" in (stalled["message"])
         )
         monitor.beat()
-        assert _until(lambda: bool(events("main_loop_resumed")))
+        assert until(lambda: bool(events("main_loop_resumed")))
         monitor.stop()
     parked.set()
     assert len(events("main_loop_stalled")) == 1 and len(events("main_loop_resumed")) == 1
