@@ -196,25 +196,30 @@ class _RefusesFirstChapter:
         raise AssertionError(f"{request.chapter_id} was sent after the key was refused")
 
 
+def _openai_only(provider: Any, stop: StopSignal) -> tuple[ProviderChain, Ledger]:
+    """A run's chain with one OpenAI link served by `provider`, and its ledger."""
+    ledger = Ledger(cap_usd=10.0, cumulative_usd=0.0, upstream_usd=lambda: 0.0)
+    step = ImageStep(ImageModel(provider="openai"), provider)
+    return ProviderChain([step], PriceTable.with_overrides({}), ledger, stop), ledger
+
+
+def _ask(chapter: str) -> ImageRequest:
+    return ImageRequest(chapter, chapter, "diagram", "a prompt", 1536, 1024)
+
+
 def test_a_chapter_that_finds_the_key_refused_is_not_started_not_failed():
     # CI caught this: while the first chapter's 401 halted the run, another chapter
     # found the provider off before the halt and was recorded failed. Closing the last
     # link and halting are now one step.
     stop = _SlowToHalt()
-    ledger = Ledger(cap_usd=10.0, cumulative_usd=0.0, upstream_usd=lambda: 0.0)
-    step = ImageStep(ImageModel(provider="openai"), _RefusesFirstChapter())
-    chain = ProviderChain([step], PriceTable.with_overrides({}), ledger, stop)
+    chain, ledger = _openai_only(_RefusesFirstChapter(), stop)
     quiet = structlog.get_logger("test")
-
-    def ask(chapter: str) -> ImageRequest:
-        return ImageRequest(chapter, chapter, "diagram", "a prompt", 1536, 1024)
-
     first_trail: list[Any] = []
     first_raised: list[Exception] = []
 
     def first_chapter() -> None:
         try:
-            chain.generate(ask("ch01"), quiet, first_trail)
+            chain.generate(_ask("ch01"), quiet, first_trail)
         except Exception as e:
             first_raised.append(e)
 
@@ -222,7 +227,7 @@ def test_a_chapter_that_finds_the_key_refused_is_not_started_not_failed():
     first.start()
     assert stop.halting.wait(5)
     with pytest.raises(NotStarted):
-        chain.generate(ask("ch02"), quiet)
+        chain.generate(_ask("ch02"), quiet)
     first.join(5)
     assert [type(e) for e in first_raised] == [ProviderError]
     assert [a.outcome for a in first_trail] == ["auth_failed"]
@@ -261,19 +266,13 @@ def test_a_chapter_refused_by_the_key_check_before_sending_is_not_started():
     # not started (no entry), not failed.
     provider = _ProbedProvider("sk-bad-for-this-test")
     stop = StopSignal("ep-probe")
-    ledger = Ledger(cap_usd=10.0, cumulative_usd=0.0, upstream_usd=lambda: 0.0)
-    chain = ProviderChain(
-        [ImageStep(ImageModel(provider="openai"), provider)],
-        PriceTable.with_overrides({}),
-        ledger,
-        stop,
-    )
+    chain, _ = _openai_only(provider, stop)
     quiet = structlog.get_logger("test")
     outcomes: dict[str, str] = {}
 
     def chapter(cid: str) -> None:
         try:
-            chain.generate(ImageRequest(cid, cid, "diagram", "a prompt", 1536, 1024), quiet)
+            chain.generate(_ask(cid), quiet)
             outcomes[cid] = "served"
         except NotStarted:
             outcomes[cid] = "not started"

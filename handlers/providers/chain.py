@@ -187,14 +187,6 @@ class ProviderChain:
                     got = step.provider.generate(request)
                 except Stopped:
                     raise NotStarted(self.stop.reason or "stopping") from None
-                except KeyRefused as e:
-                    # Refused by the key check before this chapter's request left: like
-                    # a chapter that finds the provider already off (see generate).
-                    tried.called = sent_before
-                    self._close_provider(step.spec.provider, str(e))
-                    tried.closed.append(str(e))
-                    tried.note(step, "auth_failed", str(e))
-                    return None
                 except ContentRejected as e:
                     tried.rejected = tried.rejected or e
                     tried.rejected_by.add(step.spec.provider)
@@ -202,6 +194,10 @@ class ProviderChain:
                     chapter_log.warning("image_prompt_rejected", provider=step.label, error=str(e))
                     return None
                 except AuthError as e:
+                    if isinstance(e, KeyRefused):
+                        # Refused by the key check before this chapter's request left:
+                        # like a chapter that finds the provider already off (generate).
+                        tried.called = sent_before
                     self._close_provider(step.spec.provider, str(e))
                     tried.closed.append(str(e))
                     tried.note(step, "auth_failed", str(e))
