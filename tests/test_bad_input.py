@@ -282,3 +282,26 @@ def test_unwritable_episode_dir_says_what_to_do(episode, settings, counting):
         subprocess.run(unlock, check=True)
     assert result.outcome == "failed", result.message
     assert "writable by its group" in result.message and str(episode) in result.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"# System\nno front matter\n", "must start with YAML front matter"),
+        (b"---\nname: [unclosed\n---\n# System\n", "front matter is not valid YAML"),
+        (b"---\nname: x\n---\n# System\n", "front matter lacks 'model'"),
+        ("---\nname: ç\n".encode("latin-1"), "not UTF-8 text"),
+    ],
+)
+def test_a_broken_prompt_template_fails_the_run_before_anything_is_made(
+    outputs, settings, tmp_path, text, expected
+):
+    template = tmp_path / "my-template.md"
+    template.write_bytes(text)
+    settings.prompt.template = template
+    episode = write_episode(outputs)
+    before = tree_files(outputs)
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "failed"
+    assert str(template) in result.message and expected in result.message, result.message
+    assert tree_files(outputs) == before

@@ -58,7 +58,7 @@ class LLMWriter:
         self.template = template
         self.prices = prices
         self.style_prefix = settings.prompt.style_prefix
-        model = settings.prompt.model or template.model
+        model = settings.prompt.model or template.parts.model
         if provider == "openai" and settings.prompt.model is None and model.startswith("claude"):
             # The template names a Claude model; the OpenAI writer needs one of its own.
             model = DEFAULT_OPENAI_CHAT_MODEL
@@ -90,7 +90,7 @@ class LLMWriter:
         at the template's max_tokens (the same rule as a first prompt's estimate)."""
         system, user = self._revise_messages(ctx, prompt, feedback)
         tokens_in = (len(system) + len(user)) // 3 + 50
-        return self.llm.cost(tokens_in, self.template.max_tokens)
+        return self.llm.cost(tokens_in, self.template.parts.max_tokens)
 
     def _call(
         self, system: str, user: str, what: str, stopped: Callable[[], bool] | None
@@ -98,9 +98,9 @@ class LLMWriter:
         reply = self.llm.ask(
             system,
             user,
-            max_tokens=self.template.max_tokens,
+            max_tokens=self.template.parts.max_tokens,
             what=what,
-            temperature=self.template.temperature,
+            temperature=self.template.parts.temperature,
             empty_is_fault=True,
             stopped=stopped,
         )
@@ -118,8 +118,8 @@ class LLMWriter:
     def _messages(self, ctx: PromptContext) -> tuple[str, str]:
         values = ctx.values(self.template)
         return (
-            self.template.render(self.template.system, values),
-            self.template.render(self.template.user, values),
+            self.template.render(self.template.parts.system, values),
+            self.template.render(self.template.parts.user, values),
         )
 
     def _revise_messages(

@@ -114,7 +114,7 @@ def refine_estimate(
     per_round = 0.0
     if writer.paid:
         extra = prices.text_cost(
-            writer.model or template.model, (_PROMPT_CHARS + _FIXES_CHARS) // 3, 0
+            writer.model or template.parts.model, (_PROMPT_CHARS + _FIXES_CHARS) // 3, 0
         )
         per_round += writer_estimate(writer, template, prices, context) + extra
     if critic is not None:

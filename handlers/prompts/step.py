@@ -24,10 +24,11 @@ def writer_estimate(
 ) -> float:
     """The most an LLM prompt call can cost: input estimated from characters (about 3
     per token, generous), output at the template's max_tokens."""
-    model = writer.model or template.model
+    parts = template.parts
+    model = writer.model or parts.model
     values = ctx.values(template)
-    chars = len(template.system) + len(template.user) + sum(len(v) for v in values.values())
-    return prices.text_cost(model, chars // 3 + 50, template.max_tokens)
+    chars = len(parts.system) + len(parts.user) + sum(len(v) for v in values.values())
+    return prices.text_cost(model, chars // 3 + 50, parts.max_tokens)
 
 
 def write_prompt(

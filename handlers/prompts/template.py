@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from handlers.errors import InputError
 from handlers.hashing import sha256_bytes
@@ -34,9 +33,7 @@ _SECTION = re.compile(r"^# (\w+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class PromptTemplate:
-    source: str
-    sha256: str
+class TemplateParts:
     name: str
     description: str
     model: str
@@ -46,9 +43,30 @@ class PromptTemplate:
     user: str
     prompt: str
     guidance: dict[str, str]
-    # The whole file as read: provenance keeps it, so the media database's
-    # prompt_versions can be rebuilt from the files alone.
-    text: str = ""
+
+
+class PromptTemplate:
+    """The template file as read, with its parts parsed on first use.
+
+    A run decides what to do from the file's hash alone, so a run with nothing to do
+    never parses it, nor imports PyYAML (~10 ms of a no-op `imagegen run`). A run with
+    work parses it before anything is paid (handlers/run/episode.py), so a broken
+    template still stops the run at once with its error."""
+
+    def __init__(self, raw: bytes, source: str) -> None:
+        self.source = source
+        self.sha256 = sha256_bytes(raw)
+        try:
+            # The whole file: provenance keeps it, so the media database's
+            # prompt_versions can be rebuilt from the files alone.
+            self.text = raw.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{source}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+    @cached_property
+    def parts(self) -> TemplateParts:
+        """Raises InputError naming the file and what is wrong with it."""
+        return _parse(self.text, self.source)
 
     def render(self, section: str, values: dict[str, str]) -> str:
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], section)
@@ -69,11 +87,12 @@ def load_template(path: Path | None) -> PromptTemplate:
                 "fix setting prompt.template or unset it for the built-in one"
             ) from None
         source = str(path)
-    return parse_template(raw, source)
+    return PromptTemplate(raw, source)
 
 
-def parse_template(raw: bytes, source: str) -> PromptTemplate:
-    text = raw.decode("utf-8", errors="strict")
+def _parse(text: str, source: str) -> TemplateParts:
+    import yaml  # here, not at the top: see PromptTemplate
+
     if not text.startswith("---\n"):
         raise InputError(f"{source}: must start with YAML front matter between '---' lines")
     try:
@@ -110,9 +129,7 @@ def parse_template(raw: bytes, source: str) -> PromptTemplate:
         max_tokens = int(meta["max_tokens"])
     except (TypeError, ValueError):
         raise InputError(f"{source}: temperature must be a number, max_tokens an integer") from None
-    return PromptTemplate(
-        source=source,
-        sha256=sha256_bytes(raw),
+    return TemplateParts(
         name=str(meta["name"]),
         description=str(meta["description"]),
         model=str(meta["model"]),
@@ -122,7 +139,6 @@ def parse_template(raw: bytes, source: str) -> PromptTemplate:
         user=sections["User"].strip(),
         prompt=" ".join(sections["Prompt"].split()),
         guidance=guidance,
-        text=text,
     )
 
 

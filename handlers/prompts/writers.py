@@ -45,7 +45,7 @@ class PromptContext:
         return {
             "chapter_title": self.chapter_title,
             "visual_type": self.visual_type,
-            "visual_guidance": template.guidance.get(self.visual_type, "an illustration"),
+            "visual_guidance": template.parts.guidance.get(self.visual_type, "an illustration"),
             "visual_description": self.visual_description,
             "narration_context": self.narration_context,
             "style_prefix": self.style_prefix,
@@ -82,7 +82,7 @@ class TemplateWriter:
         self.template = template
 
     def write(self, ctx: PromptContext, stopped: Callable[[], bool] | None = None) -> WrittenPrompt:
-        text = self.template.render(self.template.prompt, ctx.values(self.template))
+        text = self.template.render(self.template.parts.prompt, ctx.values(self.template))
         # A title that ends in "?" or "!" must not read "nedir?." once the template's
         # own full stop follows it.
         text = _DOUBLE_STOP.sub(r"\1", " ".join(text.split()))

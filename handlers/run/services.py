@@ -75,7 +75,7 @@ class Services:
         """source, name, sha256 and the text of the prompt template."""
         return {
             "source": self.template.source,
-            "name": self.template.name,
+            "name": self.template.parts.name,
             "sha256": self.template.sha256,
             "text": self.template.text,
         }
