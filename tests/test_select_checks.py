@@ -172,6 +172,37 @@ def test_turkish_folding_and_matching() -> None:
     assert found.matched == pytest.approx(1 / 3) and found.garbled == pytest.approx(1 / 3)
 
 
+def test_is_word_decides_as_wordfreq_does() -> None:
+    # Ours looks words up in tables of hashes; wordfreq's zipf_frequency is the rule.
+    # Every 50th word of both lists, and each changed as OCR changes words: case,
+    # dotless i, a letter lost or added.
+    import random
+
+    import wordfreq
+
+    rng = random.Random(7)
+    listed = [
+        w
+        for lang in ("en", "tr")
+        for bucket in wordfreq.get_frequency_list(lang, "small")
+        for w in bucket
+    ][::50]
+    letters = "abcdefghijklmnopqrstuvwxyzçğıöşüâîİI"
+    changed = [
+        v
+        for w in listed
+        for v in (w.upper(), w.title(), w.replace("i", "ı"), w[1:], w + rng.choice(letters))
+    ]
+    soup = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(500)]
+    words = listed + changed + soup
+    expected = [
+        any(wordfreq.zipf_frequency(w, lang, wordlist="small") > 0 for lang in ("en", "tr"))
+        for w in words
+    ]
+    assert [is_word(w) for w in words] == expected
+    assert 0.2 < sum(expected) / len(expected) < 0.9  # both answers are well represented
+
+
 GOOD = (
     '{"scores": {"matches_description": 9, "clarity": 8, "composition": 7, "text": 10, '
     '"artifacts": 8}, "rationale": "Clear market scene."}'
