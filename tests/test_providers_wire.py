@@ -464,6 +464,33 @@ def test_concurrency_is_bounded_on_the_wire(outputs, fake_api):
     assert fake_api.max_in_flight["images"] == 3
 
 
+def test_a_round_answering_at_once_finds_a_chapter_waiting_for_every_slot(
+    outputs, fake_api, monkeypatch
+):
+    # c=3, one candidate each: the first three images answer together, and writing an
+    # image takes a full second here. Chapters 4-6 must already be waiting for the three
+    # freed slots, not be started only once a chapter has written its image.
+    from handlers.run import pipeline
+
+    real_fit = pipeline.fit_to_frame
+    fitted: list[float] = []
+
+    def slow_fit(*args: Any) -> Any:
+        time.sleep(1.0)
+        fitted.append(time.monotonic())
+        return real_fit(*args)
+
+    monkeypatch.setattr(pipeline, "fit_to_frame", slow_fit)
+    episode = only_diagrams("ep-refill", 6, outputs)
+    fake_api.latency["images"] = 0.3
+    settings = wire_settings(outputs, fake_api)
+    settings.selection.candidates = 1
+    result = run(episode, RunRequest(), settings)
+    assert result.outcome == "ok" and fake_api.images_paid == 6
+    sent = sorted(r.received_at for r in image_requests(fake_api))
+    assert max(sent) < min(fitted), "a slot waited for a chapter to write its image"
+
+
 def test_no_secret_anywhere_in_outputs(outputs, fake_api):
     episode = write_episode(outputs)
     settings = wire_settings(outputs, fake_api)

@@ -19,7 +19,7 @@ import pytest
 from config import Settings
 from handlers.api.key_check import forget_verified_keys
 from handlers.imagegen import RunRequest, needs_job, run
-from handlers.run.context import WRITERS
+from handlers.run.context import pool_size
 from tests.conftest import REPO
 from tests.fakeapi import FakeAPI
 from tests.fakeapi.wire import content_text, last_user_text
@@ -321,8 +321,8 @@ def test_a_kill_mid_storyboard_never_pays_twice(outputs, fake_api, kill_after):
     made = {g.id for g in fake_api.generated}
     lost = made - ids
     # Lost: only images in the API's hands or on their way to disk at the kill, one per
-    # thread that makes them (clips run as chapters do: concurrency 3 + WRITERS).
-    assert len(lost) <= 3 + max(WRITERS, 3), (len(lost), paid_before)
+    # thread that makes them (clips run in a pool as chapters do: context.pool_size).
+    assert len(lost) <= pool_size(3), (len(lost), paid_before)
     # Every image paid before the kill is either recorded already, or lost in flight, or
     # found again and used by the rerun: none is paid for a second time.
     recovered = [c for c in kept if "recovered" in (c["note"] or "")]

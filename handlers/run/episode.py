@@ -123,8 +123,9 @@ class EpisodeRun:
             mode=self.request.mode,
         )
         board = storyboard_for(dirs, episode, self.settings, services, self.request, self.warnings)
-        if board is not None or any(p.action != "reuse" for p in plans):
-            # Parsed now: a broken template stops the run before anything is paid.
+        if any(p.action != "reuse" for p in plans):
+            # Parsed now: a broken template stops the run before anything is paid (the
+            # storyboard's frames do not use it).
             services.template.parts  # noqa: B018
         for w in self.warnings:
             self.log.warning("input_warning", message=w)

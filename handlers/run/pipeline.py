@@ -10,10 +10,10 @@ Each step reads and fills in a `ChapterWork`; `run_chapter` runs the steps and t
 every expected failure into a manifest entry, so one failure is one chapter. New
 steps slot into the lists without touching the orchestrator.
 
-Chapters run in a pool of `image.concurrency + max(WRITERS, image.concurrency)`
-threads; a paid call holds one of `image.concurrency` API slots, so an API slot never
-waits on PNG encoding while another chapter fits, encodes and writes its image: when
-every call of a round answers at once, as many chapters are already waiting for them.
+Chapters run in a pool of `pool_size` threads (handlers/run/context.py); a paid call
+holds one of `image.concurrency` API slots, so an API slot never waits on PNG encoding
+while another chapter fits, encodes and writes its image: when every call of a round
+answers at once, as many chapters are already waiting for them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from handlers.plan.decide import ChapterPlan
 from handlers.prompts.step import write_prompt as compose_prompt
 from handlers.providers.references import load_reference
 from handlers.run.candidates import AllCandidatesFailed, recover_candidates
-from handlers.run.context import WRITERS, ChapterWork, RunContext, Step
+from handlers.run.context import ChapterWork, RunContext, Step, pool_size
 from handlers.run.refining import make_candidates_or_refine, recover_trace, refine_prompt
 from handlers.run.review import PickRefused, apply_pick, rescore
 from handlers.select import checks
@@ -233,7 +233,7 @@ def run_chapters(
     """Every chapter through its steps, `image.concurrency` paid calls at a time; each
     finished entry goes to `on_done` in this thread, as soon as it is finished."""
     concurrency = ctx.settings.image.concurrency
-    workers = concurrency * ctx.settings.selection.candidates + WRITERS
+    workers = pool_size(concurrency, ctx.settings.selection.candidates)
     queue = deque(enumerate(plans))
     if any(steps is not SELECT for _, steps in plans):
         threading.Thread(target=_warm_up, args=(ctx,), name="imagegen-warm-up", daemon=True).start()

@@ -25,7 +25,7 @@ from handlers.files.dirs import Gone
 from handlers.outputs.entries import now_iso
 from handlers.outputs.manifest import ManifestEntry
 from handlers.outputs.markers import Marker, consume
-from handlers.run.context import WRITERS, RunContext
+from handlers.run.context import RunContext, pool_size
 from handlers.run.storyboard_asks import PlanFailed, ask_planner
 from handlers.run.storyboard_frames import FrameMaker
 from handlers.run.storyboard_plan import BoardResult, BoardRun, marker_token
@@ -122,7 +122,7 @@ class Storyboarding:
     def _clips(self, todo: list[ClipWork], sheet: Components) -> None:
         """Each clip through its steps, clips in parallel; a paid call holds one of the
         run's API slots, as a chapter's does."""
-        workers = self.ctx.settings.image.concurrency + WRITERS
+        workers = pool_size(self.ctx.settings.image.concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix="imagegen-clip") as pool:
             running: set[Future[None]] = {pool.submit(self._clip, w, sheet) for w in todo}
             try:
