@@ -305,3 +305,29 @@ def test_a_broken_prompt_template_fails_the_run_before_anything_is_made(
     assert result.outcome == "failed"
     assert str(template) in result.message and expected in result.message, result.message
     assert tree_files(outputs) == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "missing", "huge"])
+def test_a_prompt_template_that_is_no_readable_file_is_a_clear_error(
+    outputs, settings, tmp_path, kind
+):
+    import threading
+
+    template = tmp_path / "imagegen.md"
+    if kind == "fifo":
+        os.mkfifo(template)  # reading it would wait for a writer forever
+    elif kind == "directory":
+        template.mkdir()
+    elif kind == "huge":
+        template.write_bytes(b"---\n" + b"x" * 1_000_001)
+    settings.prompt.template = template
+    episode = write_episode(outputs)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run(episode, RunRequest(), settings)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=30)
+    assert results, "the run blocked on the template"
+    (result,) = results
+    assert result.outcome == "failed" and str(template) in result.message, result.message
+    assert "prompt.template" in result.message

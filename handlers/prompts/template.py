@@ -8,6 +8,7 @@ prompt without any LLM. Placeholders are `{{ name }}`.
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -18,6 +19,7 @@ from handlers.errors import InputError
 from handlers.hashing import sha256_bytes
 
 SECTIONS = ("System", "Guidance", "User", "Prompt")
+MAX_TEMPLATE_BYTES = 1_000_000  # the built-in one is under 2 KB
 PLACEHOLDERS = frozenset(
     {
         "chapter_title",
@@ -79,13 +81,21 @@ def load_template(path: Path | None) -> PromptTemplate:
         raw = ref.read_bytes()
         source = "built-in imagegen.md"
     else:
+        fix = "fix setting prompt.template or unset it for the built-in one"
         try:
+            # A FIFO would block the run (and the daemon) in read_bytes.
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(f"prompt template {path} is not a regular file; {fix}")
+            if st.st_size > MAX_TEMPLATE_BYTES:
+                raise InputError(
+                    f"prompt template {path} is {st.st_size} bytes, over the limit of "
+                    f"{MAX_TEMPLATE_BYTES}; {fix}"
+                )
             raw = path.read_bytes()
         except OSError as e:
-            raise InputError(
-                f"prompt template {path} cannot be read ({e.strerror}); "
-                "fix setting prompt.template or unset it for the built-in one"
-            ) from None
+            why = f"prompt template {path} cannot be read ({e.strerror})"
+            raise InputError(f"{why}; {fix}") from None
         source = str(path)
     return PromptTemplate(raw, source)
 
