@@ -30,6 +30,7 @@ from bench.common import (
     peak_rss_mb,
     record,
     run_process,
+    status_mb,
 )
 from tests.fakeapi import FakeAPI
 from tests.support.daemon_proc import DaemonProcess
@@ -80,7 +81,7 @@ def main(short: bool) -> None:
         shutil.rmtree(root, ignore_errors=True)
     c1 = statistics.median(r.seconds for r in runs[1])
     floor = statistics.median(r.seconds for r in floors)
-    floor_rss = max(_own_peak_mb(r.stdout) for r in floors)
+    floor_rss = max(status_mb(r.stdout, "VmHWM") for r in floors)
     c3 = statistics.median(r.seconds for r in runs[3])
     ideal = math.ceil(CHAPTERS / 3) * LATENCY
     each = ", ".join(f"{r.seconds:.2f}" for r in runs[3])
@@ -136,11 +137,6 @@ SDK_READY = (
     "import openai; openai.OpenAI(api_key='sk-floor', base_url='http://127.0.0.1:9/v1').images; "
     "print(open('/proc/self/status').read())"
 )
-
-
-def _own_peak_mb(status: str) -> float:
-    (line,) = [x for x in status.splitlines() if x.startswith("VmHWM:")]
-    return int(line.split()[1]) / 1024
 
 
 DAEMON_CONFIG = """

@@ -146,7 +146,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def _status_mb(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    return status_mb(Path(f"/proc/{pid}/status").read_text(), field)
+
+
+def status_mb(status: str, field: str) -> float:
+    """A size field ("VmRSS", "VmHWM") of a /proc/<pid>/status text, in MB."""
+    for line in status.splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")

@@ -322,6 +322,7 @@ def test_a_prompt_template_that_is_no_readable_file_is_a_clear_error(
         template.write_bytes(b"---\n" + b"x" * 1_000_001)
     settings.prompt.template = template
     episode = write_episode(outputs)
+    before = tree_files(outputs)
     results = []
     worker = threading.Thread(target=lambda: results.append(run(episode, RunRequest(), settings)))
     worker.daemon = True
@@ -331,3 +332,4 @@ def test_a_prompt_template_that_is_no_readable_file_is_a_clear_error(
     (result,) = results
     assert result.outcome == "failed" and str(template) in result.message, result.message
     assert "prompt.template" in result.message
+    assert tree_files(outputs) == before
