@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 
 from handlers.episode import layout
 from handlers.episode.dirs import EpisodeDirs
 from handlers.episode.paths import episode_paths
+from handlers.files.dirs import Dir, Gone
 from handlers.imagegen import RunRequest, run
 from handlers.run.services import build_services
 from tests.conftest import REPO, CountingProvider
@@ -213,3 +214,44 @@ def test_a_folder_we_remove_mid_check_is_not_taken_for_a_deleted_episode(episode
         (episode / "images/prompts/ch02").rmdir()  # somebody else's doing
         problem = dirs.gone()
         assert problem is not None and "ch02" in problem and "deleted" in problem
+
+
+@pytest.mark.parametrize("window", ["after the check", "before the file is named"])
+def test_a_folder_deleted_inside_a_write_stops_the_run_as_gone(tmp_path, monkeypatch, window):
+    """The folder passes its check and is deleted before the new file gets its name in
+    it (creating or linking into a deleted folder fails with ENOENT): Gone, which stops
+    the run as a removal, not a filesystem error that fails it (CI hit the second)."""
+    episode = tmp_path / "ep"
+    (episode / "images").mkdir(parents=True)
+    deleted: list[str] = []
+
+    def delete() -> None:
+        shutil.rmtree(episode)
+        deleted.append(window)
+
+    if window == "after the check":
+        real_check = Dir.check
+
+        def check_then_delete(self: Dir) -> None:
+            real_check(self)
+            delete()
+
+        monkeypatch.setattr(Dir, "check", check_then_delete)
+    else:
+        real_link = Dir._link
+
+        def delete_then_link(self: Dir, fd: int, name: str, temp: str) -> bool:
+            delete()
+            return real_link(self, fd, name, temp)
+
+        monkeypatch.setattr(Dir, "_link", delete_then_link)
+    with Dir.open(tmp_path) as root:
+        images = root.descend(PurePath("ep/images"))
+        try:
+            images.write_bytes("ch01.png", b"an image")
+        except Gone as e:
+            assert "ep/images was deleted during the run" in str(e)
+        else:
+            assert not deleted, "the write into a deleted folder did not fail"
+            pytest.skip("no O_TMPFILE on this file system: a new file is never linked")
+    assert deleted and not episode.exists()

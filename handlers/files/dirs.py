@@ -85,7 +85,8 @@ class Dir:
                         "symlinks (remove it: imagegen makes the folder itself)"
                     ) from None
                 raise ConfinementError(f"{self.path / name} is not a directory") from None
-            raise
+            with self._named(name):
+                raise
         child = Dir(fd, self.path / name, self, name)
         self._children.append(child)
         return child
@@ -263,13 +264,25 @@ class Dir:
 
     @contextlib.contextmanager
     def _named(self, name: str) -> Iterator[None]:
-        """OSErrors of a call by handle name the whole path, for the operator."""
+        """OSErrors of a call by handle name the whole path, for the operator. One that
+        came because the folder went away after `check()` (a link or rename into a
+        deleted folder fails with ENOENT) is Gone, as a check a moment later would say."""
         try:
             yield
         except OSError as e:
-            if e.filename is None or e.filename == name or not str(e.filename).startswith("/"):
+            problem = self._where_quietly()
+            if problem is not None:
+                raise Gone(f"{problem} during the run; nothing more is written or paid for") from e
+            source = str(e.filename or "")
+            if not source.startswith("/") or source == name or source.startswith("/proc/"):
                 e.filename = str(self.path / name)
             raise
+
+    def _where_quietly(self) -> str | None:
+        try:
+            return self.where()
+        except OSError:
+            return None  # the original error says more than this one
 
 
 def _check_name(name: str) -> None:
