@@ -21,7 +21,8 @@ from handlers.files.lock import episode_lock
 from handlers.files.lock_holder import holder_pid
 from handlers.imagegen import RunRequest, run
 from tests.conftest import REPO
-from tests.support.episodes import episode_doc, write_doc
+from tests.support import spend_run
+from tests.support.episodes import episode_doc, paid_episode_doc, write_doc
 
 
 def ok_entries(episode: Path) -> set[str]:
@@ -259,3 +260,37 @@ def test_a_write_names_a_new_file_at_once_and_replaces_an_old_one_whole(tmp_path
     assert (tmp_path / "ch01.png").read_bytes() == b"second, longer"
     assert os.stat(tmp_path / "ch01.png").st_ino != first  # a new file renamed over it
     assert os.listdir(tmp_path) == ["ch01.png"]
+
+
+@pytest.mark.parametrize("moment", ["after-manifest", "before-keep"])
+def test_a_killed_run_counts_every_billed_image_once(outputs, moment):
+    """After a kill and a rerun, imagegen's count of its spend (what the cap is held
+    against) is what was billed: an image kept and counted before the kill is not
+    counted again when the rerun recovers it (after-manifest), and one paid after the
+    last manifest was written is not forgotten (before-keep)."""
+    episode = write_doc(outputs, "ep-spend", paid_episode_doc("ep-spend", 2))
+    bill = outputs.parent / "bill.txt"
+    cmd = ["-m", "tests.support.spend_run", str(outputs), str(episode), str(bill), moment]
+    killed = subprocess.run([sys.executable, *cmd], cwd=REPO, capture_output=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    billed_before = bill.read_text().split()
+    assert sorted(billed_before) == ["ch01", "ch02"]
+
+    settings, services = spend_run.setup(outputs, bill, {})
+    result = run(episode, RunRequest(), settings, services=services)
+    assert result.outcome == "ok", result.message
+    billed = bill.read_text().split()
+    # after-manifest: ch02's kept image is recovered, not paid again; before-keep: it
+    # was lost with the process and is paid again.
+    assert len(billed) == (2 if moment == "after-manifest" else 3)
+    manifest = json.loads((episode / "images/manifest.json").read_text(encoding="utf-8"))
+    assert {c["chapter_id"]: c["status"] for c in manifest["chapters"]} == {
+        "ch01": "generated",
+        "ch02": "generated",
+    }
+    provenance = json.loads(
+        (episode / "provenance/imagegen_provenance.json").read_text(encoding="utf-8")
+    )
+    expected = len(billed) * spend_run.PRICE
+    assert manifest["cumulative_cost_usd"] == pytest.approx(expected, abs=1e-9)
+    assert provenance["cost_usd"] == pytest.approx(expected, abs=1e-9)

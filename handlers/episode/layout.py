@@ -31,6 +31,10 @@ IMAGE_STALE_SUFFIX = IMAGE_SUFFIX + STALE
 # like a chapter: images/ch01-v2.png, its entry, markers, candidates and prompt trace.
 VISUAL_INFIX = "-v"
 
+# images/: every paid call, held and settled (handlers/money/journal.py). Hidden, so
+# never a trigger and never in a listing of images.
+SPEND_JOURNAL = ".spend-journal"
+
 # In images/candidates/<chapter_id>/: every candidate made for a chapter, c01.png ...
 CANDIDATES_DIR = "candidates"
 # In images/: a person's pick of a candidate (`imagegen select`, the review page).

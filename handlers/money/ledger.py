@@ -7,11 +7,13 @@ parallel workers can never spend past `max_episode_cost_usd` together.
 
 A hold not settled (the call failed, was stopped, raised anything) is released.
 The ledger also keeps what the run spent, its tokens, and imagegen's cumulative
-spend on the episode (the manifest's and provenance's `cost_usd`).
+spend on the episode (the manifest's and provenance's `cost_usd`); with a journal
+(handlers/money/journal.py) every hold and settle is on disk before it counts.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.dirs import Dir
+from handlers.money.journal import NANO, SpendJournal, to_nano
 
 _EPSILON = 1e-9
 
@@ -30,16 +33,16 @@ class CostCapReached(ImagegenError):
 class Hold:
     """Money held for one paid call until it is settled or released."""
 
-    def __init__(self, ledger: Ledger, amount: float, kind: str) -> None:
+    def __init__(self, ledger: Ledger, amount: float, kind: str, hold_id: str) -> None:
         self._ledger = ledger
         self.amount = amount
         self.kind = kind
+        self.id = hold_id
         self.settled = False
 
     def settle(self, cost: float, usage: Mapping[str, int] | None = None) -> None:
         """The call came back: what it really cost, and its tokens."""
         self._ledger._settle(self, cost, usage or {})
-        self.settled = True
 
 
 class Ledger:
@@ -48,13 +51,32 @@ class Ledger:
         cap_usd: float,
         cumulative_usd: float,
         upstream_usd: Callable[[], float],
+        journal: SpendJournal | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
-        """`cumulative_usd`: what imagegen spent on the episode before this run;
+        """`cumulative_usd`: what imagegen spent on the episode before this run, as its
+        manifest or storyboard last said; `journal`: the episode's spend journal, whose
+        count wins when larger (it also holds what a killed run spent after them);
         `upstream_usd`: other stages' spend, read only when the first call is held."""
         self.cap = cap_usd
-        self.cumulative_before = cumulative_usd
         self._upstream_usd = upstream_usd
         self._upstream: float | None = None
+        self._journal = journal
+        before = to_nano(cumulative_usd)
+        # The journal counted every call before this run: a file a killed run left
+        # (a candidate, a trace, a chapter image) is not counted again when recovered.
+        self._journaled = False
+        if journal is not None:
+            state = journal.read()
+            if warnings is not None:
+                warnings.extend(state.problems)
+            if state.total is not None:
+                self._journaled = True
+                # Larger than the manifest's after a kill; smaller only when a power cut
+                # took the journal's last lines and not the manifest's.
+                before = max(before, state.total)
+        # imagegen's spend on the episode, this run's settled calls included.
+        self._spent = before
         self._run = 0.0
         self._reserved = 0.0
         self._tokens: dict[str, int] = {}
@@ -62,10 +84,15 @@ class Ledger:
         self._upstream_lock = threading.Lock()
 
     def add_recovered(self, amount: float) -> None:
-        """Spend found in an image's own metadata that no manifest counted yet (a crash
-        came between the paid image and its manifest entry)."""
+        """Spend found in a file a killed run left (a candidate, a trace, a chapter
+        image) that no manifest counted. The journal counted it when it was paid: only
+        an episode without one (its journal lost, or written before journals) adds it."""
+        if self._journaled:
+            return
+        nano = to_nano(amount)
         with self._lock:
-            self.cumulative_before += amount
+            self._write(f"A {nano}", durable=True)
+            self._spent += nano
 
     @contextmanager
     def hold(self, amount: float, kind: str, what: str = "the next call") -> Iterator[Hold]:
@@ -78,29 +105,50 @@ class Ledger:
             if not hold.settled:
                 with self._lock:
                     self._reserved -= hold.amount
+                    self._write(f"R {hold.id}", durable=False)
 
     def _reserve(self, amount: float, kind: str, what: str) -> Hold:
         upstream = self._upstream_spend()
         with self._lock:
-            spent = upstream + self.cumulative_before + self._run
+            spent = upstream + self._spent / NANO
             if spent + self._reserved + amount > self.cap + _EPSILON:
                 left = max(0.0, self.cap - spent - self._reserved)
                 raise CostCapReached(
                     f"{what} costs about ${amount:.3f}; the episode has ${left:.3f} left of "
                     f"max_episode_cost_usd {self.cap:.2f}"
                 )
+            hold = Hold(self, amount, kind, secrets.token_hex(6))
+            # Written before the call leaves, and durably: a kill at any later moment
+            # still counts the call (at its hold) against the cap.
+            self._write(f"H {hold.id} {to_nano(amount)}", durable=True)
             self._reserved += amount
-        return Hold(self, amount, kind)
+        return hold
 
     def _settle(self, hold: Hold, cost: float, usage: Mapping[str, int]) -> None:
+        nano = to_nano(cost)
         with self._lock:
+            hold.settled = True
             self._reserved -= hold.amount
             self._run += cost
+            self._spent += nano
             for direction in ("input", "output"):
                 n = usage.get(f"{direction}_tokens", 0)
                 if n:
                     key = f"{hold.kind}_{direction}"
                     self._tokens[key] = self._tokens.get(key, 0) + n
+            # Counted first: should the line fail (disk full), the run still knows what
+            # it spent, and the hold's line already counts the call for the next one.
+            self._write(f"S {hold.id} {nano}", durable=False)
+
+    def _write(self, line: str, *, durable: bool) -> None:
+        """One journal line, under the lock (the journal's order is the ledger's). The
+        first line a run writes to a missing or unusable journal starts it with the
+        spend counted so far."""
+        if self._journal is None:
+            return
+        if not self._journal.started:
+            self._journal.start(self._spent)
+        self._journal.append(line, durable=durable)
 
     def _upstream_spend(self) -> float:
         # Read once, by the first call held, while any other waits: every hold must
@@ -119,7 +167,7 @@ class Ledger:
     def cumulative(self) -> float:
         """imagegen's spend on the episode, this run included."""
         with self._lock:
-            return self.cumulative_before + self._run
+            return self._spent / NANO
 
     @property
     def tokens(self) -> dict[str, int]:
@@ -130,7 +178,7 @@ class Ledger:
     def remaining(self) -> float:
         upstream = self._upstream_spend()
         with self._lock:
-            spent = upstream + self.cumulative_before + self._run
+            spent = upstream + self._spent / NANO
             return max(0.0, self.cap - spent - self._reserved)
 
 

@@ -16,6 +16,7 @@ from handlers.episode.chapters import Episode, parse_chapters
 from handlers.episode.dirs import EpisodeDirs
 from handlers.errors import InputError
 from handlers.files.dirs import Gone, sweep_temp_files
+from handlers.money.journal import SpendJournal
 from handlers.money.ledger import Ledger, upstream_spend
 from handlers.outputs.entries import base_entry, now_iso
 from handlers.outputs.manifest import Manifest, read_manifest
@@ -187,6 +188,8 @@ class EpisodeRun:
                 board.cumulative_before if board else 0.0,
             ),
             lambda: upstream_spend(self.dirs.provenance(), self.warnings),
+            journal=SpendJournal(self.dirs.images),
+            warnings=self.warnings,
         )
         recorder = Recorder(self.dirs, episode, self.settings.frame, lambda: ledger.cumulative)
         for plan in plans:
@@ -197,7 +200,8 @@ class EpisodeRun:
             if plan.action == "reuse" and (
                 manifest is None or manifest.entry(plan.chapter.chapter_id) is None
             ):
-                # Rebuilt from the PNG: paid for, but the crash came before it was counted.
+                # Rebuilt from the PNG: paid for by a killed run before its manifest
+                # counted it (the journal did, unless the episode has none).
                 ledger.add_recovered(plan.previous.cost_usd)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)

@@ -48,7 +48,7 @@ def recover_trace(work: ChapterWork, ctx: RunContext) -> None:
         return  # the candidates were made from another prompt
     source = (index.get("original") or {}).get("source") or "recovered"
     cost = float(index.get("cost_usd") or 0.0)
-    ctx.ledger.add_recovered(cost)  # paid by the killed run, maybe never counted
+    ctx.ledger.add_recovered(cost)  # counted by the journal, or here without one
     work.prompt = WrittenPrompt(text=final, source=source, cost_usd=cost)
     summary = {
         "trace": files.index_relative,

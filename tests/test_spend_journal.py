@@ -1,0 +1,168 @@
+"""The spend journal: every paid call on disk before it is sent, so imagegen's count of
+its spend survives a kill at any moment, exactly once (the whole-run kill tests are
+in test_crash_and_lock.py). Real files under a real folder handle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from handlers.errors import ConfinementError
+from handlers.files.dirs import Dir
+from handlers.money.journal import COMPACT_BYTES, HEADER, SpendJournal, parse
+from handlers.money.ledger import CostCapReached, Ledger
+
+NAME = ".spend-journal"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Iterator[Dir]:
+    with Dir.open(tmp_path) as top:
+        yield top
+
+
+def journal_of(root: Dir) -> SpendJournal:
+    return SpendJournal(
+        lambda create: root.make_dir("images") if create else root.find_dir("images")
+    )
+
+
+def ledger_of(
+    root: Dir, manifest_usd: float = 0.0, cap: float = 10.0, warnings: list[str] | None = None
+) -> Ledger:
+    return Ledger(cap, manifest_usd, lambda: 0.0, journal=journal_of(root), warnings=warnings)
+
+
+def lines(tmp_path: Path) -> list[str]:
+    return (tmp_path / "images" / NAME).read_text().splitlines()
+
+
+def test_every_call_is_written_before_it_is_sent_and_counted_again_exactly(root, tmp_path):
+    ledger = ledger_of(root, manifest_usd=1.5)
+    with ledger.hold(0.05, "image") as hold:
+        # On disk before the call leaves: a kill from here on still counts it.
+        assert lines(tmp_path) == [f"{HEADER} 1500000000", f"H {hold.id} 50000000"]
+        hold.settle(0.04)
+    with ledger.hold(0.01, "judge"):
+        pass  # the call failed: released, never counted
+    with ledger.hold(0.003, "prompt") as hold:
+        hold.settle(0.0021)
+    assert ledger.cumulative == pytest.approx(1.5421)
+    kinds = [line.split()[0] for line in lines(tmp_path)[1:]]
+    assert kinds == ["H", "S", "H", "R", "H", "S"]
+    # The next run counts the same, to the nano-dollar, whatever its manifest says.
+    assert ledger_of(root, manifest_usd=1.5).cumulative == ledger.cumulative
+    assert ledger_of(root, manifest_usd=0.0).cumulative == ledger.cumulative
+
+
+def test_a_call_in_flight_at_a_kill_counts_at_its_hold(root):
+    ledger = ledger_of(root)
+    with ledger.hold(0.04, "image") as hold:
+        hold.settle(0.04)
+    in_flight = ledger.hold(0.17, "image")
+    in_flight.__enter__()  # the process dies here: no settle line, no release line
+    assert ledger_of(root).cumulative == pytest.approx(0.21)
+
+
+def test_the_cap_counts_what_the_journal_knows(root):
+    first = ledger_of(root, cap=0.1)
+    with first.hold(0.06, "image") as hold:
+        hold.settle(0.06)
+    # The manifest was never written (a kill): the journal still holds the cap.
+    second = ledger_of(root, manifest_usd=0.0, cap=0.1)
+    with pytest.raises(CostCapReached, match=r"\$0\.040 left"), second.hold(0.05, "image"):
+        pass
+
+
+def test_recovered_spend_is_added_only_where_no_journal_counted_it(root, tmp_path):
+    journaled = ledger_of(root)
+    with journaled.hold(0.04, "image") as hold:
+        hold.settle(0.04)
+    again = ledger_of(root)
+    again.add_recovered(0.04)  # the candidate the journal already counted
+    assert again.cumulative == pytest.approx(0.04)
+
+    (tmp_path / "images" / NAME).unlink()  # lost, or an episode from before journals
+    without = ledger_of(root, manifest_usd=0.5)
+    without.add_recovered(0.04)
+    assert without.cumulative == pytest.approx(0.54)
+    # Written down at once: the next run does not add it a second time.
+    assert lines(tmp_path) == [f"{HEADER} 500000000", "A 40000000"]
+    assert ledger_of(root).cumulative == pytest.approx(0.54)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        HEADER.encode(),  # torn before its newline
+        b"\xff\xfe garbage\n",
+        b"H abc 100\nS abc 100\n",
+        f"{HEADER} -5\n".encode(),
+        f"{HEADER} \u00b2\n".encode(),
+        f"{HEADER} {10**30}\n".encode(),
+    ],
+)
+def test_a_journal_imagegen_did_not_write_is_said_and_started_again(root, tmp_path, content):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / NAME).write_bytes(content)
+    warnings: list[str] = []
+    ledger = ledger_of(root, manifest_usd=0.3, warnings=warnings)
+    assert len(warnings) == 1 and "images/.spend-journal" in warnings[0], warnings
+    assert "not a spend journal imagegen wrote" in warnings[0]
+    assert ledger.cumulative == pytest.approx(0.3)  # the manifest's count stands
+    with ledger.hold(0.01, "image") as hold:
+        hold.settle(0.01)
+    assert lines(tmp_path)[0] == f"{HEADER} 300000000"
+    assert ledger_of(root).cumulative == pytest.approx(0.31)
+
+
+def test_lines_that_do_not_parse_are_skipped_said_and_folded_away(root, tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / NAME).write_text(
+        f"{HEADER} 0\nH a 40000000\nS a 40000000\nX nonsense\nS b -3\nH c 40000000\nS c 4000"
+    )  # the last line torn by a power cut: c counts at its hold
+    state = parse((tmp_path / "images" / NAME).read_bytes())
+    assert state.total == 80_000_000
+    warnings: list[str] = []
+    ledger = ledger_of(root, warnings=warnings)
+    assert ledger.cumulative == pytest.approx(0.08)
+    assert len(warnings) == 1 and "3 line(s) that do not parse" in warnings[0], warnings
+    with ledger.hold(0.01, "image") as hold:
+        hold.settle(0.01)
+    # The first line written starts a clean journal with the same count: said once.
+    assert lines(tmp_path)[0] == f"{HEADER} 80000000"
+    warnings = []
+    assert ledger_of(root, warnings=warnings).cumulative == pytest.approx(0.09)
+    assert warnings == []
+
+
+def test_a_long_journal_is_folded_into_its_header(root, tmp_path):
+    ledger = ledger_of(root)
+    with ledger.hold(0.04, "image") as hold:
+        hold.settle(0.04)
+    with open(tmp_path / "images" / NAME, "a") as f:
+        for i in range(COMPACT_BYTES // 10):
+            f.write(f"H x{i} 1\nR x{i}\n")
+    assert os.path.getsize(tmp_path / "images" / NAME) > COMPACT_BYTES
+    again = ledger_of(root)
+    with again.hold(0.01, "image") as hold:
+        hold.settle(0.01)
+    assert len(lines(tmp_path)) == 3
+    assert ledger_of(root).cumulative == pytest.approx(0.05)
+
+
+def test_a_journal_that_is_a_symlink_is_never_written_through(root, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f"{HEADER} 0\n")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / NAME).symlink_to(outside)
+    warnings: list[str] = []
+    ledger = ledger_of(root, warnings=warnings)
+    assert warnings and "symlink" in warnings[0], warnings
+    with pytest.raises(ConfinementError, match="symlink"), ledger.hold(0.04, "image"):
+        pytest.fail("a call was let through without its journal line")
+    assert outside.read_text() == f"{HEADER} 0\n"
