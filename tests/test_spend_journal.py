@@ -166,3 +166,14 @@ def test_a_journal_that_is_a_symlink_is_never_written_through(root, tmp_path):
     with pytest.raises(ConfinementError, match="symlink"), ledger.hold(0.04, "image"):
         pytest.fail("a call was let through without its journal line")
     assert outside.read_text() == f"{HEADER} 0\n"
+
+
+def test_a_settle_the_journal_cannot_take_loses_no_paid_call(root, tmp_path):
+    ledger = ledger_of(root)
+    with ledger.hold(0.04, "image") as hold:
+        journal = tmp_path / "images" / NAME
+        journal.unlink()
+        journal.mkdir()  # the file is gone and its name taken: no line can be appended
+        hold.settle(0.04)  # the image came back: it must reach its chapter
+    assert ledger.cumulative == pytest.approx(0.04)
+    assert ledger.run_cost == pytest.approx(0.04)

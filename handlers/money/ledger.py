@@ -18,12 +18,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+import structlog
+
 from handlers.episode import layout
 from handlers.errors import ImagegenError
 from handlers.files.dirs import Dir
 from handlers.money.journal import NANO, SpendJournal, to_nano
 
 _EPSILON = 1e-9
+
+log = structlog.get_logger("imagegen")
 
 
 class CostCapReached(ImagegenError):
@@ -105,7 +109,7 @@ class Ledger:
             if not hold.settled:
                 with self._lock:
                     self._reserved -= hold.amount
-                    self._write(f"R {hold.id}", durable=False)
+                    self._write_after(f"R {hold.id}")
 
     def _reserve(self, amount: float, kind: str, what: str) -> Hold:
         upstream = self._upstream_spend()
@@ -136,9 +140,7 @@ class Ledger:
                 if n:
                     key = f"{hold.kind}_{direction}"
                     self._tokens[key] = self._tokens.get(key, 0) + n
-            # Counted first: should the line fail (disk full), the run still knows what
-            # it spent, and the hold's line already counts the call for the next one.
-            self._write(f"S {hold.id} {nano}", durable=False)
+            self._write_after(f"S {hold.id} {nano}")
 
     def _write(self, line: str, *, durable: bool) -> None:
         """One journal line, under the lock (the journal's order is the ledger's). The
@@ -149,6 +151,16 @@ class Ledger:
         if not self._journal.started:
             self._journal.start(self._spent)
         self._journal.append(line, durable=durable)
+
+    def _write_after(self, line: str) -> None:
+        """A settle or release line. Its call is over and counted here; without the
+        line the next run counts the call at its hold (never short), so a journal that
+        cannot take it (disk full, the folder gone) costs no image already paid for:
+        said, not raised (the next write that matters raises)."""
+        try:
+            self._write(line, durable=False)
+        except (ImagegenError, OSError) as e:
+            log.warning("spend_journal_not_written", line=line, error=str(e))
 
     def _upstream_spend(self) -> float:
         # Read once, by the first call held, while any other waits: every hold must
