@@ -276,7 +276,7 @@ def test_a_killed_run_counts_every_billed_image_once(outputs, moment):
     billed_before = bill.read_text().split()
     assert sorted(billed_before) == ["ch01", "ch02"]
 
-    settings, services = spend_run.setup(outputs, bill, {})
+    settings, services = spend_run.setup(outputs, bill)
     result = run(episode, RunRequest(), settings, services=services)
     assert result.outcome == "ok", result.message
     billed = bill.read_text().split()

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,23 @@ PRICE = 0.04
 
 
 class BilledProvider:
-    """Draws offline, takes `latency[chapter]` seconds, and bills every image it hands
-    back to `bill` (one line per image, fsync'd) before returning it."""
+    """Draws offline, waits until `ready[chapter]` (if any) says so, and bills every
+    image it hands back to `bill` (one line per image, fsync'd) before returning it."""
 
     name = "offline"
 
-    def __init__(self, bill: Path, latency: dict[str, float]) -> None:
+    def __init__(self, bill: Path, ready: dict[str, Callable[[], bool]]) -> None:
         self.inner = OfflineRenderer()
         self.bill = bill
-        self.latency = latency
+        self.ready = ready
 
     def generate(self, request: ImageRequest) -> GeneratedImage:
-        time.sleep(self.latency.get(request.chapter_id, 0.0))
+        ready = self.ready.get(request.chapter_id)
+        deadline = time.monotonic() + 30
+        while ready is not None and not ready():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{request.chapter_id}: waited 30 s for its moment")
+            time.sleep(0.01)
         image = self.inner.generate(request)
         fd = os.open(self.bill, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(fd, f"{request.chapter_id}\n".encode())
@@ -51,7 +57,9 @@ class BilledProvider:
         return image
 
 
-def setup(outputs: Path, bill: Path, latency: dict[str, float]) -> tuple[Settings, Services]:
+def setup(
+    outputs: Path, bill: Path, ready: dict[str, Callable[[], bool]] | None = None
+) -> tuple[Settings, Services]:
     settings = load_settings(overrides={"outputs_dir": outputs})
     settings.image.concurrency = 2
     settings.selection.candidates = 1
@@ -59,8 +67,15 @@ def setup(outputs: Path, bill: Path, latency: dict[str, float]) -> tuple[Setting
     settings.selection.ocr = False
     settings.prompt.writer = "template"
     services = build_services(settings)
-    services.chain[0] = ImageStep(services.chain[0].spec, BilledProvider(bill, latency))
+    services.chain[0] = ImageStep(services.chain[0].spec, BilledProvider(bill, ready or {}))
     return settings, services
+
+
+def _manifest_text(images: Path) -> str:
+    try:
+        return (images / "manifest.json").read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def _die() -> None:
@@ -70,13 +85,16 @@ def _die() -> None:
 def main() -> int:
     outputs, episode, bill = (Path(a) for a in sys.argv[1:4])
     moment = sys.argv[4]
+    images = episode / "images"
     if moment == "after-manifest":
-        settings, services = setup(outputs, bill, {"ch01": 0.6, "ch02": 0.05})
+        # ch01's image comes back only once ch02's is kept (and so counted).
+        kept = lambda: any((images / "candidates/ch02").glob("*.png"))  # noqa: E731
+        settings, services = setup(outputs, bill, {"ch01": kept})
         consider = candidates._consider
 
         def slow_for_ch02(work: Any, *args: Any) -> bool:
             if work.plan.chapter.chapter_id == "ch02":
-                time.sleep(5)  # kept and counted, not yet recorded when ch01 is
+                time.sleep(30)  # kept and counted, not yet recorded when ch01 is
             return consider(work, *args)
 
         candidates._consider = slow_for_ch02  # type: ignore[assignment]
@@ -89,7 +107,9 @@ def main() -> int:
 
         Recorder.write_manifest = then_die  # type: ignore[method-assign]
     elif moment == "before-keep":
-        settings, services = setup(outputs, bill, {"ch01": 0.05, "ch02": 0.6})
+        # ch02's image comes back only once the manifest records ch01.
+        recorded = lambda: "ch01" in _manifest_text(images)  # noqa: E731
+        settings, services = setup(outputs, bill, {"ch02": recorded})
         keep = candidates._keep
 
         def die_for_ch02(work: Any, *args: Any) -> Any:
