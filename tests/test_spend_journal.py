@@ -4,7 +4,6 @@ in test_crash_and_lock.py). Real files under a real folder handle."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from handlers.errors import ConfinementError
 from handlers.files.dirs import Dir
-from handlers.money.journal import COMPACT_BYTES, HEADER, SpendJournal, parse
+from handlers.money.journal import HEADER, SpendJournal, parse
 from handlers.money.ledger import CostCapReached, Ledger
 
 NAME = ".spend-journal"
@@ -133,26 +132,27 @@ def test_lines_that_do_not_parse_are_skipped_said_and_folded_away(root, tmp_path
     assert len(warnings) == 1 and "3 line(s) that do not parse" in warnings[0], warnings
     with ledger.hold(0.01, "image") as hold:
         hold.settle(0.01)
-    # The first line written starts a clean journal with the same count: said once.
+    # The run's first line starts a clean journal with the same count: said once.
     assert lines(tmp_path)[0] == f"{HEADER} 80000000"
     warnings = []
     assert ledger_of(root, warnings=warnings).cumulative == pytest.approx(0.09)
     assert warnings == []
 
 
-def test_a_long_journal_is_folded_into_its_header(root, tmp_path):
-    ledger = ledger_of(root)
-    with ledger.hold(0.04, "image") as hold:
+def test_each_run_folds_the_journal_into_its_header_before_its_first_call(root, tmp_path):
+    first = ledger_of(root)
+    with first.hold(0.04, "image") as hold:
         hold.settle(0.04)
-    with open(tmp_path / "images" / NAME, "a") as f:
-        for i in range(COMPACT_BYTES // 10):
-            f.write(f"H x{i} 1\nR x{i}\n")
-    assert os.path.getsize(tmp_path / "images" / NAME) > COMPACT_BYTES
-    again = ledger_of(root)
-    with again.hold(0.01, "image") as hold:
+    killed = first.hold(0.17, "image")
+    killed.__enter__()  # in flight at a kill: counted at its hold from here on
+    assert len(lines(tmp_path)) == 4
+    second = ledger_of(root)
+    assert lines(tmp_path)[0] == f"{HEADER} 0"  # reading writes nothing
+    with second.hold(0.01, "image") as hold:
+        # Folded before the call left: the journal holds one run's calls at most.
+        assert lines(tmp_path) == [f"{HEADER} 210000000", f"H {hold.id} 10000000"]
         hold.settle(0.01)
-    assert len(lines(tmp_path)) == 3
-    assert ledger_of(root).cumulative == pytest.approx(0.05)
+    assert ledger_of(root).cumulative == pytest.approx(0.22)
 
 
 def test_a_journal_that_is_a_symlink_is_never_written_through(root, tmp_path):

@@ -28,10 +28,8 @@ from handlers.files.dirs import Dir
 
 HEADER = "imagegen-spend-journal 1"
 NANO = 1_000_000_000
-# A line is about 30 bytes; the cap bounds the paid calls of an episode long before.
+# A line is about 30 bytes; the cost cap bounds one run's calls long before.
 MAX_JOURNAL_BYTES = 16_000_000
-# Folded into a fresh header when a run starts with a journal this large.
-COMPACT_BYTES = 1_000_000
 # One billion dollars: a larger amount is not one a provider billed.
 _MAX_AMOUNT = 10**18
 
@@ -72,15 +70,14 @@ class SpendJournal:
         state = parse(data)
         where = folder.path / layout.SPEND_JOURNAL
         state.problems = [f"{where}: {p}" for p in state.problems]
-        # Appended to as it is; else the first line this run writes starts a fresh one
-        # that counts the same total (a damaged line said once, a long one folded).
-        self._started = (
-            state.total is not None and not state.problems and state.size <= COMPACT_BYTES
-        )
         return state
 
     def start(self, base: int) -> None:
-        """A fresh journal that counts `base`, replacing any (unusable, or compacted)."""
+        """The run's first line: a fresh journal counting `base`, all that the last one
+        counted (each run folds it: it never grows past one run's calls, and a damaged
+        line is said once). Written whole beside the old one and renamed over it, so
+        a folder the run may not write stops the run here, before its first paid call,
+        not after it."""
         folder = self._images(True)
         assert folder is not None
         folder.write_bytes(layout.SPEND_JOURNAL, f"{HEADER} {base}\n".encode())

@@ -144,8 +144,7 @@ class Ledger:
 
     def _write(self, line: str, *, durable: bool) -> None:
         """One journal line, under the lock (the journal's order is the ledger's). The
-        first line a run writes to a missing or unusable journal starts it with the
-        spend counted so far."""
+        run's first starts the journal afresh with the spend counted so far."""
         if self._journal is None:
             return
         if not self._journal.started:

@@ -468,7 +468,9 @@ def test_watchdog_restarts_a_hung_daemon(box: Sandbox) -> None:
     }
 
 
-def test_permission_faults_are_clear_errors_and_nothing_is_lost(box: Sandbox) -> None:
+def test_permission_faults_are_clear_errors_and_nothing_is_lost(
+    box: Sandbox, fake: FakeAPI
+) -> None:
     """As the unit's own unprivileged user (and the CLI run as that user): an unreadable
     chapters.json, an images/ folder it may not write, an unreadable marker. Each is a
     clear error naming the file and what to do; the daemon keeps serving; nothing that
@@ -490,6 +492,7 @@ def test_permission_faults_are_clear_errors_and_nothing_is_lost(box: Sandbox) ->
     before = {p.name: p.read_bytes() for p in images.iterdir() if p.is_file()}
     os.chown(images, 0, 0)
     os.chmod(images, 0o755)
+    paid_calls = fake.count("images") + fake.count("chat") + fake.count("messages")
     marker = images / "ch02.png.stale"
     marker.write_text('{"invalidated_by": "test", "reason": "redo"}')
     job = box.wait_journal(
@@ -519,6 +522,9 @@ def test_permission_faults_are_clear_errors_and_nothing_is_lost(box: Sandbox) ->
     )
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "[FAIL] ep-readonly" in cli.stdout and "Permission denied" in cli.stdout
+    # Neither paid for anything it could not keep: a run's first write to the spend
+    # journal is a new file in images/, refused before its first paid call.
+    assert fake.count("images") + fake.count("chat") + fake.count("messages") == paid_calls
 
     # 3. An unreadable marker still asks for its chapter (a note nobody may read is
     # still a request) and is removed once served.
