@@ -271,10 +271,17 @@ def test_a_killed_run_counts_every_billed_image_once(outputs, moment):
     episode = write_doc(outputs, "ep-spend", paid_episode_doc("ep-spend", 2))
     bill = outputs.parent / "bill.txt"
     cmd = ["-m", "tests.support.spend_run", str(outputs), str(episode), str(bill), moment]
-    killed = subprocess.run([sys.executable, *cmd], cwd=REPO, capture_output=True, timeout=60)
+    killed = subprocess.run([sys.executable, *cmd], cwd=REPO, capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     billed_before = bill.read_text().split()
     assert sorted(billed_before) == ["ch01", "ch02"]
+    # The moment was the one meant: the manifest the kill left records ch01 alone
+    # (after-manifest: with ch02's kept image counted in it).
+    left = json.loads((episode / "images/manifest.json").read_text(encoding="utf-8"))
+    assert [c["chapter_id"] for c in left["chapters"]] == ["ch01"]
+    if moment == "after-manifest":
+        assert left["cumulative_cost_usd"] == pytest.approx(2 * spend_run.PRICE, abs=1e-9)
+        assert list((episode / "images/candidates/ch02").glob("*.png"))
 
     settings, services = spend_run.setup(outputs, bill)
     result = run(episode, RunRequest(), settings, services=services)

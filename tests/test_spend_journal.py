@@ -4,15 +4,17 @@ in test_crash_and_lock.py). Real files under a real folder handle."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from handlers.errors import ConfinementError
 from handlers.files.dirs import Dir
-from handlers.money.journal import HEADER, SpendJournal, parse
-from handlers.money.ledger import CostCapReached, Ledger
+from handlers.money.journal import HEADER, MAX_JOURNAL_BYTES, SpendJournal, parse
+from handlers.money.ledger import CostCapReached, JournalUnreadable, Ledger
+from tests.conftest import REPO
 
 NAME = ".spend-journal"
 
@@ -81,12 +83,17 @@ def test_recovered_spend_is_added_only_where_no_journal_counted_it(root, tmp_pat
     with journaled.hold(0.04, "image") as hold:
         hold.settle(0.04)
     again = ledger_of(root)
-    again.add_recovered(0.04)  # the candidate the journal already counted
+    again.add_recovered(0.04, journaled=True)  # a candidate the journal already counted
     assert again.cumulative == pytest.approx(0.04)
+    # One a run before journals left (that run's manifest never counted it): counted,
+    # though this episode has a journal now.
+    again.add_recovered(0.04, journaled=False)
+    assert again.cumulative == pytest.approx(0.08)
+    assert lines(tmp_path) == [f"{HEADER} 40000000", "A 40000000"]
 
-    (tmp_path / "images" / NAME).unlink()  # lost, or an episode from before journals
+    (tmp_path / "images" / NAME).unlink()  # lost: only the manifest's figure is left
     without = ledger_of(root, manifest_usd=0.5)
-    without.add_recovered(0.04)
+    without.add_recovered(0.04, journaled=True)
     assert without.cumulative == pytest.approx(0.54)
     # Written down at once: the next run does not add it a second time.
     assert lines(tmp_path) == [f"{HEADER} 500000000", "A 40000000"]
@@ -155,17 +162,58 @@ def test_each_run_folds_the_journal_into_its_header_before_its_first_call(root, 
     assert ledger_of(root).cumulative == pytest.approx(0.22)
 
 
-def test_a_journal_that_is_a_symlink_is_never_written_through(root, tmp_path):
+@pytest.mark.parametrize("kind", ["symlink", "directory", "too big"])
+def test_a_journal_that_cannot_be_read_stops_every_paid_call(root, tmp_path, kind):
+    """What it counted is unknown: folding over it would forget that spend, so nothing
+    is paid until the operator fixes it (the message says how)."""
+    (tmp_path / "images").mkdir()
+    journal = tmp_path / "images" / NAME
     outside = tmp_path / "outside.txt"
     outside.write_text(f"{HEADER} 0\n")
-    (tmp_path / "images").mkdir()
-    (tmp_path / "images" / NAME).symlink_to(outside)
+    if kind == "symlink":
+        journal.symlink_to(outside)
+    elif kind == "directory":
+        journal.mkdir()
+    else:
+        with open(journal, "wb") as f:
+            f.truncate(MAX_JOURNAL_BYTES + 1)  # sparse: instant
     warnings: list[str] = []
-    ledger = ledger_of(root, warnings=warnings)
-    assert warnings and "symlink" in warnings[0], warnings
-    with pytest.raises(ConfinementError, match="symlink"), ledger.hold(0.04, "image"):
+    ledger = ledger_of(root, manifest_usd=0.2, warnings=warnings)
+    assert len(warnings) == 1 and "images/.spend-journal" in warnings[0], warnings
+    assert "pays for no call it cannot count" in warnings[0]
+    with (
+        pytest.raises(JournalUnreadable, match="readable by the service"),
+        ledger.hold(0.04, "image"),
+    ):
         pytest.fail("a call was let through without its journal line")
-    assert outside.read_text() == f"{HEADER} 0\n"
+    assert ledger.cumulative == pytest.approx(0.2)
+    assert outside.read_text() == f"{HEADER} 0\n"  # never written through
+    assert journal.is_symlink() or journal.is_dir() or journal.stat().st_size > MAX_JOURNAL_BYTES
+
+
+def test_an_append_the_disk_cuts_short_leaves_no_part_of_a_line(tmp_path):
+    """A line the file system takes only part of (disk full; here RLIMIT_FSIZE, which
+    makes write() stop at the limit as a full disk does) is cut back: the next line
+    appended is not glued to a fragment and lost to the parser."""
+    (tmp_path / NAME).write_text(f"{HEADER} 0\n")
+    size = (tmp_path / NAME).stat().st_size
+    script = f"""
+import resource, signal
+from pathlib import Path
+from handlers.files.dirs import Dir
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, ({size} + 10, resource.RLIM_INFINITY))
+with Dir.open(Path({str(tmp_path)!r})) as d:
+    try:
+        d.append_bytes({NAME!r}, b"H abcdef123456 40000000\\n", durable=True)
+    except OSError as e:
+        print("refused", e.errno)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.startswith("refused"), done.stdout + done.stderr
+    assert (tmp_path / NAME).read_text() == f"{HEADER} 0\n"
 
 
 def test_a_settle_the_journal_cannot_take_loses_no_paid_call(root, tmp_path):
@@ -175,5 +223,7 @@ def test_a_settle_the_journal_cannot_take_loses_no_paid_call(root, tmp_path):
         journal.unlink()
         journal.mkdir()  # the file is gone and its name taken: no line can be appended
         hold.settle(0.04)  # the image came back: it must reach its chapter
+    # Counted for this run; the next one counts the call at its hold line, or (the
+    # journal being unreadable, as here) pays for nothing until it is fixed.
     assert ledger.cumulative == pytest.approx(0.04)
     assert ledger.run_cost == pytest.approx(0.04)

@@ -217,19 +217,27 @@ class Dir:
         return sha256_bytes(data)
 
     def append_bytes(self, name: str, data: bytes, *, durable: bool) -> None:
-        """Append `data` to an existing regular file in one write (O_APPEND: appends of
-        one process never interleave), never through a symlink and never blocking on a
-        FIFO. For a journal, where a rename per line would be a waste."""
+        """Append `data` to an existing regular file (O_APPEND), whole or not at all,
+        never through a symlink and never blocking on a FIFO. For a journal with one
+        writer at a time, where a rename per line would be a waste."""
         _check_name(name)
         self.check()
         with self._named(name):
             fd = os.open(name, _OPEN_APPEND, dir_fd=self.fd)
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
                     raise ConfinementError(f"{self.path / name} is not a regular file")
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                except OSError:
+                    # Cut back to where it was: part of a line (disk full) would glue
+                    # itself to the next one appended.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, st.st_size)
+                    raise
                 if durable:
                     os.fdatasync(fd)
             finally:

@@ -27,6 +27,9 @@ from handlers.errors import ImagegenError
 from handlers.files.dirs import Dir
 
 HEADER = "imagegen-spend-journal 1"
+# The key, in a candidate's PNG metadata and a prompt trace's index, that says the
+# spend that made it is in the journal (so recovering it after a kill adds nothing).
+JOURNALED = "spend_journal"
 NANO = 1_000_000_000
 # A line is about 30 bytes; the cost cap bounds one run's calls long before.
 MAX_JOURNAL_BYTES = 16_000_000
@@ -46,6 +49,9 @@ class JournalState:
     total: int | None = None
     size: int = 0
     problems: list[str] = field(default_factory=list)
+    # Why the journal's bytes could not be read at all (permissions, an I/O error, not a
+    # regular file): what it counted is unknown, so it must not be folded over.
+    unreadable: str | None = None
 
 
 class SpendJournal:
@@ -56,6 +62,7 @@ class SpendJournal:
         """`images`: the episode's images folder (created when asked with True)."""
         self._images = images
         self._started = False
+        self.refused: str | None = None
 
     def read(self) -> JournalState:
         folder = self._images(False)
@@ -66,7 +73,11 @@ class SpendJournal:
                 layout.SPEND_JOURNAL, max_bytes=MAX_JOURNAL_BYTES, what="spend journal"
             )
         except (ImagegenError, OSError) as e:
-            return JournalState(problems=[f"{e}; not used"])
+            self.refused = (
+                f"{e}; imagegen pays for no call it cannot count: make the spend journal "
+                "readable by the service (or remove it, and with it the spend it counted)"
+            )
+            return JournalState(unreadable=self.refused)
         state = parse(data)
         where = folder.path / layout.SPEND_JOURNAL
         state.problems = [f"{where}: {p}" for p in state.problems]

@@ -34,6 +34,10 @@ class CostCapReached(ImagegenError):
     """A chapter's next paid call would take the episode past its cost cap."""
 
 
+class JournalUnreadable(ImagegenError):
+    """The episode's spend journal is there but cannot be read: no call is paid for."""
+
+
 class Hold:
     """Money held for one paid call until it is settled or released."""
 
@@ -74,6 +78,8 @@ class Ledger:
             state = journal.read()
             if warnings is not None:
                 warnings.extend(state.problems)
+                if state.unreadable is not None:
+                    warnings.append(state.unreadable)
             if state.total is not None:
                 self._journaled = True
                 # Larger than the manifest's after a kill; smaller only when a power cut
@@ -87,11 +93,18 @@ class Ledger:
         self._lock = threading.Lock()
         self._upstream_lock = threading.Lock()
 
-    def add_recovered(self, amount: float) -> None:
+    @property
+    def journals(self) -> bool:
+        """Every call this ledger holds is in the episode's spend journal: the files
+        those calls make say so (`journaled` below)."""
+        return self._journal is not None
+
+    def add_recovered(self, amount: float, *, journaled: bool) -> None:
         """Spend found in a file a killed run left (a candidate, a trace, a chapter
-        image) that no manifest counted. The journal counted it when it was paid: only
-        an episode without one (its journal lost, or written before journals) adds it."""
-        if self._journaled:
+        image) that no manifest counted. A file `journaled` when it was paid is counted
+        by the journal this run read; one made before journals, or with the journal
+        since lost, is counted here (and written down, so only once)."""
+        if journaled and self._journaled:
             return
         nano = to_nano(amount)
         with self._lock:
@@ -109,7 +122,7 @@ class Ledger:
             if not hold.settled:
                 with self._lock:
                     self._reserved -= hold.amount
-                    self._write_after(f"R {hold.id}")
+                    self._write_after(f"R {hold.id}", durable=False)
 
     def _reserve(self, amount: float, kind: str, what: str) -> Hold:
         upstream = self._upstream_spend()
@@ -140,24 +153,27 @@ class Ledger:
                 if n:
                     key = f"{hold.kind}_{direction}"
                     self._tokens[key] = self._tokens.get(key, 0) + n
-            self._write_after(f"S {hold.id} {nano}")
+            # Durable when it says more than the hold: lost, the call would count short.
+            self._write_after(f"S {hold.id} {nano}", durable=nano > to_nano(hold.amount))
 
     def _write(self, line: str, *, durable: bool) -> None:
         """One journal line, under the lock (the journal's order is the ledger's). The
         run's first starts the journal afresh with the spend counted so far."""
         if self._journal is None:
             return
+        if self._journal.refused is not None:
+            raise JournalUnreadable(self._journal.refused)
         if not self._journal.started:
             self._journal.start(self._spent)
         self._journal.append(line, durable=durable)
 
-    def _write_after(self, line: str) -> None:
+    def _write_after(self, line: str, *, durable: bool) -> None:
         """A settle or release line. Its call is over and counted here; without the
         line the next run counts the call at its hold (never short), so a journal that
         cannot take it (disk full, the folder gone) costs no image already paid for:
         said, not raised (the next write that matters raises)."""
         try:
-            self._write(line, durable=False)
+            self._write(line, durable=durable)
         except (ImagegenError, OSError) as e:
             log.warning("spend_journal_not_written", line=line, error=str(e))
 

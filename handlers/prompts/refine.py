@@ -20,6 +20,7 @@ from typing import Any
 
 from handlers.episode import layout
 from handlers.errors import ProviderError
+from handlers.money.journal import JOURNALED
 from handlers.prompts.critic import (
     Critique,
     Fix,
@@ -97,6 +98,9 @@ class Refinement:
             "original": {"file": layout.TRACE_ORIGINAL, "source": self.original.source},
             "assessment": _critique_record(first),
             "rounds": [],
+            # Its calls' spend is in the episode's spend journal: recovered after a
+            # kill, the trace is not counted again (Ledger.add_recovered).
+            JOURNALED: job.ledger.journals,
         }
         self.best = _Version(self.original.text, 0, first.overall, RULES)
         if first.overall >= cfg.skip_above:

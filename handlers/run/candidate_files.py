@@ -5,6 +5,7 @@ a killed run paid for but never recorded."""
 from __future__ import annotations
 
 from handlers.hashing import sha256_bytes
+from handlers.money.journal import JOURNALED
 from handlers.outputs import shelves
 from handlers.outputs.entries import base_entry, now_iso, png_meta
 from handlers.outputs.manifest import Candidate
@@ -55,7 +56,7 @@ def recover_candidates(work: ChapterWork, ctx: RunContext) -> None:
             work.prompt = WrittenPrompt(
                 text=meta["prompt"], source=meta.get("prompt_source") or "recovered"
             )
-        ctx.ledger.add_recovered(cost)
+        ctx.ledger.add_recovered(cost, journaled=meta.get(JOURNALED) == "true")
     if work.recovered:
         work.log.info("candidates_recovered", candidates=[m.record.id for m in work.recovered])
 
@@ -66,9 +67,10 @@ def attach_file(record: Candidate, shelf: Shelf, png: bytes) -> None:
     record.bytes = len(png)
 
 
-def candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
+def candidate_meta(work: ChapterWork, record: Candidate, *, journaled: bool) -> dict[str, str]:
     """The candidate file describes itself, like the chapter image does: enough to
-    recover it, and what it cost, after a kill."""
+    recover it, and what it cost, after a kill (and whether the spend journal counted
+    that cost when it was paid)."""
     entry = base_entry(
         work.plan.chapter,
         work.plan.fingerprint,
@@ -88,6 +90,8 @@ def candidate_meta(work: ChapterWork, record: Candidate) -> dict[str, str]:
     meta["candidate"] = record.id
     if record.stand_in:
         meta[STAND_IN_META] = "true"
+    if journaled:
+        meta[JOURNALED] = "true"
     return meta
 
 

@@ -186,7 +186,9 @@ def _keep(work: ChapterWork, ctx: RunContext, served: Served, candidate_id: str)
     png = None
     if ctx.settings.selection.keep_candidates:
         shelf = work.candidate_shelf(ctx.recorder)
-        png = shelves.write(shelf, candidate_id, frame, candidate_meta(work, record))
+        png = shelves.write(
+            shelf, candidate_id, frame, candidate_meta(work, record, journaled=ctx.ledger.journals)
+        )
         attach_file(record, shelf, png)
         ctx.recorder.thumb(record.sha256 or sha256_bytes(png), frame)
     return Made(record, frame, png, _asked_size(served))

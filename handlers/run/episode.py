@@ -202,7 +202,9 @@ class EpisodeRun:
             ):
                 # Rebuilt from the PNG: paid for by a killed run before its manifest
                 # counted it (the journal did, unless the episode has none).
-                ledger.add_recovered(plan.previous.cost_usd)
+                # Always before this run's first call: a journal that exists now was
+                # there when that image was paid, or its run wrote this very addition.
+                ledger.add_recovered(plan.previous.cost_usd, journaled=True)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
         result.reused = sum(1 for p in plans if p.action == "reuse")

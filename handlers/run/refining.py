@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.money.journal import JOURNALED
 from handlers.outputs.entries import Fingerprint
 from handlers.outputs.manifest import Candidate, ManifestEntry
 from handlers.prompts.critic import Fix, PromptBrief
@@ -48,7 +49,7 @@ def recover_trace(work: ChapterWork, ctx: RunContext) -> None:
         return  # the candidates were made from another prompt
     source = (index.get("original") or {}).get("source") or "recovered"
     cost = float(index.get("cost_usd") or 0.0)
-    ctx.ledger.add_recovered(cost)  # counted by the journal, or here without one
+    ctx.ledger.add_recovered(cost, journaled=index.get(JOURNALED) is True)
     work.prompt = WrittenPrompt(text=final, source=source, cost_usd=cost)
     summary = {
         "trace": files.index_relative,
