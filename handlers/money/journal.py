@@ -43,11 +43,10 @@ def to_nano(usd: float) -> int:
 
 @dataclass
 class JournalState:
-    """What a journal says: the spend it counts (None: no usable journal), its size,
-    and what was wrong with it."""
+    """What a journal says: the spend it counts (None: no usable journal), and what was
+    wrong with it."""
 
     total: int | None = None
-    size: int = 0
     problems: list[str] = field(default_factory=list)
     # Why the journal's bytes could not be read at all (permissions, an I/O error, not a
     # regular file): what it counted is unknown, so it must not be folded over.
@@ -61,8 +60,8 @@ class SpendJournal:
     def __init__(self, images: Callable[[bool], Dir | None]) -> None:
         """`images`: the episode's images folder (created when asked with True)."""
         self._images = images
-        self._started = False
-        self.refused: str | None = None
+        # Whether this run has written its first line (the fold, `start`).
+        self.started = False
 
     def read(self) -> JournalState:
         folder = self._images(False)
@@ -73,11 +72,11 @@ class SpendJournal:
                 layout.SPEND_JOURNAL, max_bytes=MAX_JOURNAL_BYTES, what="spend journal"
             )
         except (ImagegenError, OSError) as e:
-            self.refused = (
-                f"{e}; imagegen pays for no call it cannot count: make the spend journal "
-                "readable by the service (or remove it, and with it the spend it counted)"
+            return JournalState(
+                unreadable=f"{e}; imagegen pays for no call it cannot count: make the spend "
+                "journal readable by the service (or remove it, and with it the spend it "
+                "counted)"
             )
-            return JournalState(unreadable=self.refused)
         state = parse(data)
         where = folder.path / layout.SPEND_JOURNAL
         state.problems = [f"{where}: {p}" for p in state.problems]
@@ -92,11 +91,7 @@ class SpendJournal:
         folder = self._images(True)
         assert folder is not None
         folder.write_bytes(layout.SPEND_JOURNAL, f"{HEADER} {base}\n".encode())
-        self._started = True
-
-    @property
-    def started(self) -> bool:
-        return self._started
+        self.started = True
 
     def append(self, line: str, *, durable: bool) -> None:
         """One line; `durable` for a hold, which must survive anything that follows
@@ -109,7 +104,7 @@ class SpendJournal:
 def parse(data: bytes) -> JournalState:
     """The spend a journal counts. A line that does not parse (torn by a power cut, or
     not ours) is skipped and said; a bad header makes the journal unusable."""
-    state = JournalState(size=len(data))
+    state = JournalState()
     lines = data.decode("utf-8", errors="replace").split("\n")
     # Every line ends with its newline: a last one without is torn (a power cut).
     torn = lines.pop()

@@ -70,12 +70,15 @@ class Ledger:
         self._upstream_usd = upstream_usd
         self._upstream: float | None = None
         self._journal = journal
+        # Why no call may be paid for: the journal is there but cannot be read.
+        self._refused: str | None = None
         before = to_nano(cumulative_usd)
         # The journal counted every call before this run: a file a killed run left
         # (a candidate, a trace, a chapter image) is not counted again when recovered.
         self._journaled = False
         if journal is not None:
             state = journal.read()
+            self._refused = state.unreadable
             if warnings is not None:
                 warnings.extend(state.problems)
                 if state.unreadable is not None:
@@ -161,8 +164,8 @@ class Ledger:
         run's first starts the journal afresh with the spend counted so far."""
         if self._journal is None:
             return
-        if self._journal.refused is not None:
-            raise JournalUnreadable(self._journal.refused)
+        if self._refused is not None:
+            raise JournalUnreadable(self._refused)
         if not self._journal.started:
             self._journal.start(self._spent)
         self._journal.append(line, durable=durable)

@@ -201,9 +201,8 @@ class EpisodeRun:
                 manifest is None or manifest.entry(plan.chapter.chapter_id) is None
             ):
                 # Rebuilt from the PNG: paid for by a killed run before its manifest
-                # counted it (the journal did, unless the episode has none).
-                # Always before this run's first call: a journal that exists now was
-                # there when that image was paid, or its run wrote this very addition.
+                # counted it. This comes before the run's first call, so a journal that
+                # exists now counted that image, or its run wrote this very addition.
                 ledger.add_recovered(plan.previous.cost_usd, journaled=True)
         work = [p for p in plans if p.action in ("generate", "template", "skip", *REVIEW)]
         result = RunResult(self.paths.name, "ok", warnings=list(self.warnings), job_id=self.job_id)
