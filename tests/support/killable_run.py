@@ -29,12 +29,17 @@ class LedgerProvider:
     def generate(self, request: ImageRequest) -> GeneratedImage:
         time.sleep(random.uniform(0.2, 0.35))
         image = self.inner.generate(request)
-        # O_APPEND lines are atomic: the ledger is what the 'provider' billed.
-        fd = os.open(self.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(fd, f"{request.chapter_id}\n".encode())
-        os.fsync(fd)
-        os.close(fd)
+        bill(self.ledger, request.chapter_id)
         return image
+
+
+def bill(ledger: Path, chapter_id: str) -> None:
+    """One line for one image the 'provider' billed, fsync'd before the image is handed
+    back (O_APPEND lines are atomic)."""
+    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{chapter_id}\n".encode())
+    os.fsync(fd)
+    os.close(fd)
 
 
 def main() -> int:

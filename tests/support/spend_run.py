@@ -26,6 +26,7 @@ from handlers.outputs.recorder import Recorder
 from handlers.providers.base import GeneratedImage, ImageRequest
 from handlers.run import candidates
 from handlers.run.services import ImageStep, Services, build_services
+from tests.support.killable_run import bill
 
 PRICE = 0.04
 
@@ -49,10 +50,7 @@ class BilledProvider:
                 raise SystemExit(f"{request.chapter_id}: waited 240 s for its moment")
             time.sleep(0.01)
         image = self.inner.generate(request)
-        fd = os.open(self.bill, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(fd, f"{request.chapter_id}\n".encode())
-        os.fsync(fd)
-        os.close(fd)
+        bill(self.bill, request.chapter_id)
         image.cost_usd = PRICE
         return image
 
